@@ -1,0 +1,355 @@
+package ipsec
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"sync/atomic"
+
+	"github.com/sluicenet/sluice/ipsec/replay"
+)
+
+// SAStats are an SA's counters.
+//
+// Packets and Bytes count what authenticated and passed the replay check
+// (inbound) or what Encap protected (outbound). Bytes is the plaintext ESP
+// protected, without padding and trailer: in transport mode the inner L4
+// segment (e.g. UDP + L2TP + PPP), in tunnel mode the inner IP packet. Byte
+// lifetimes count the same bytes. Refused packets are counted only in the
+// refusal counters.
+type SAStats struct {
+	Packets      uint64 `json:"packets"`
+	Bytes        uint64 `json:"bytes"`
+	AuthFailures uint64 `json:"auth-failures"`
+	ReplayDrops  uint64 `json:"replay-drops"`
+	Malformed    uint64 `json:"malformed"`
+	ExpiredDrops uint64 `json:"expired-drops"`
+	SoftExpired  bool   `json:"soft-expired"` // a soft (rekey) limit was reached
+	HardExpired  bool   `json:"hard-expired"` // a hard (life) limit was reached: traffic is refused
+}
+
+// Option tunes NewInboundSA and NewOutboundSA.
+type Option func(*options)
+
+type options struct {
+	hook  func(sa string, hard bool)
+	birth int64
+	born  bool
+}
+
+// WithExpiryHook sets the function told when the SA reaches its soft
+// lifetime (hard false) and its hard lifetime (hard true); each at most once
+// per SA. It is called from the worker goroutine that processed the packet
+// crossing the limit, inside Decap or Encap: it must not block, allocate
+// much or take locks a worker could wait on. Typically it does a non-blocking
+// send on a buffered channel, or sets a flag the control plane polls.
+func WithExpiryHook(fn func(sa string, hard bool)) Option {
+	return func(o *options) { o.hook = fn }
+}
+
+// WithBirth sets the SA's creation time in the clock of the now values the
+// workers pass to Decap and Encap (monotonic nanoseconds). Without it the SA
+// is born at the now of the first packet it processes. Time lifetimes
+// (rekey-time, life-time) count from birth.
+func WithBirth(now int64) Option {
+	return func(o *options) { o.birth, o.born = now, true }
+}
+
+// Lifetime state bits.
+const (
+	stateSoft uint32 = 1 << iota
+	stateHard
+)
+
+const unborn = math.MinInt64
+
+// limits are a Lifetime as the hot path compares it: "no limit" is the
+// largest value, so a packet costs compares only, never a zero test.
+type limits struct {
+	softPkts, hardPkts   uint64
+	softBytes, hardBytes uint64
+	minPkts, minBytes    uint64 // min of soft and hard: one compare per packet
+	softTime, hardTime   int64  // nanoseconds
+	timed                bool
+}
+
+func newLimits(l Lifetime) limits {
+	orMax := func(v uint64) uint64 {
+		if v == 0 {
+			return math.MaxUint64
+		}
+		return v
+	}
+	orMaxT := func(d int64) int64 {
+		if d <= 0 {
+			return math.MaxInt64
+		}
+		return d
+	}
+	x := limits{
+		softPkts: orMax(l.RekeyPackets), hardPkts: orMax(l.LifePackets),
+		softBytes: orMax(l.RekeyBytes), hardBytes: orMax(l.LifeBytes),
+		softTime: orMaxT(int64(l.RekeyTime)), hardTime: orMaxT(int64(l.LifeTime)),
+	}
+	x.minPkts = min(x.softPkts, x.hardPkts)
+	x.minBytes = min(x.softBytes, x.hardBytes)
+	x.timed = l.RekeyTime > 0 || l.LifeTime > 0
+	return x
+}
+
+// counters are an SA's mutable state besides the replay window, shared by
+// every worker that processes the SA: atomic, never locked.
+type counters struct {
+	packets, bytes atomic.Uint64
+	authFail       atomic.Uint64
+	replay         atomic.Uint64
+	malformed      atomic.Uint64
+	expired        atomic.Uint64
+	state          atomic.Uint32
+	birth          atomic.Int64
+}
+
+func (c *counters) stats() SAStats {
+	st := c.state.Load()
+	return SAStats{
+		Packets: c.packets.Load(), Bytes: c.bytes.Load(),
+		AuthFailures: c.authFail.Load(), ReplayDrops: c.replay.Load(),
+		Malformed: c.malformed.Load(), ExpiredDrops: c.expired.Load(),
+		SoftExpired: st&stateSoft != 0, HardExpired: st&stateHard != 0,
+	}
+}
+
+// saCommon is what inbound and outbound SAs share: read-only after
+// construction.
+type saCommon struct {
+	suite
+	spi  uint32
+	esn  bool
+	tun  bool
+	life limits
+	hook func(sa string, hard bool)
+	spec *SASpec
+}
+
+// cacheLinePad keeps the read-only part of an SA off the cache line the
+// workers write.
+type cacheLinePad struct{ _ [64]byte }
+
+func newCommon(spec SASpec, want Direction, opts []Option) (saCommon, *options, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	if err := spec.Validate(); err != nil {
+		return saCommon{}, nil, fmt.Errorf("sa %q: %w", spec.Name, err)
+	}
+	if spec.Direction != want {
+		return saCommon{}, nil, fmt.Errorf("sa %q: direction: want %v, got %v", spec.Name, want, spec.Direction)
+	}
+	s, err := newSuite(spec.Proposal, spec.EncKey, spec.AuthKey)
+	if err != nil {
+		return saCommon{}, nil, fmt.Errorf("sa %q: %w", spec.Name, err)
+	}
+	cp := spec.clone()
+	return saCommon{
+		suite: s,
+		spi:   spec.SPI,
+		esn:   spec.ESN,
+		tun:   spec.Mode == Tunnel,
+		life:  newLimits(spec.Life),
+		hook:  o.hook,
+		spec:  &cp,
+	}, &o, nil
+}
+
+func (s *SASpec) clone() SASpec {
+	c := *s
+	c.EncKey = append(Key(nil), s.EncKey...)
+	c.AuthKey = append(Key(nil), s.AuthKey...)
+	return c
+}
+
+// checkTime applies the time lifetimes at the start of a packet. It reports
+// whether the SA is hard-expired.
+func (sa *saCommon) checkTime(c *counters, now int64) bool {
+	b := c.birth.Load()
+	if b == unborn {
+		if c.birth.CompareAndSwap(unborn, now) {
+			return false
+		}
+		b = c.birth.Load()
+	}
+	age := now - b
+	if age >= sa.life.hardTime {
+		sa.expire(c, stateHard)
+		return true
+	}
+	if age >= sa.life.softTime {
+		sa.expire(c, stateSoft)
+	}
+	return false
+}
+
+// account adds one accepted packet of n plaintext bytes and applies the
+// packet and byte lifetimes. The packet that reaches a hard limit is the
+// last one accepted (as Linux xfrm does: the check precedes the packet).
+func (sa *saCommon) account(c *counters, n int) {
+	p := c.packets.Add(1)
+	b := c.bytes.Add(uint64(n))
+	if p < sa.life.minPkts && b < sa.life.minBytes {
+		return
+	}
+	if p >= sa.life.softPkts || b >= sa.life.softBytes {
+		sa.expire(c, stateSoft)
+	}
+	if p >= sa.life.hardPkts || b >= sa.life.hardBytes {
+		sa.expire(c, stateHard)
+	}
+}
+
+// expire sets a lifetime bit and tells the hook once per bit. Reaching the
+// hard limit implies the soft one (a soft report is never skipped).
+func (sa *saCommon) expire(c *counters, bit uint32) {
+	if bit == stateHard {
+		sa.expire(c, stateSoft)
+	}
+	if old := c.state.Or(bit); old&bit == 0 && sa.hook != nil {
+		sa.hook(sa.spec.Name, bit == stateHard)
+	}
+}
+
+// InboundSA is the runtime form of an inbound SA: what a worker reads to
+// decapsulate. Built by the control plane with NewInboundSA; shared by
+// pointer between snapshots, so its replay window, counters and lifetime
+// state survive a table swap. All methods are safe for concurrent use.
+type InboundSA struct {
+	saCommon
+	_      cacheLinePad
+	window replay.Window
+	ctr    counters
+}
+
+// NewInboundSA validates spec (Direction must be In) and precomputes the
+// runtime SA: cipher or AEAD, salt, HMAC pad states, IV and ICV sizes,
+// flags and limits. Control plane only; it allocates.
+func NewInboundSA(spec SASpec, opts ...Option) (*InboundSA, error) {
+	c, o, err := newCommon(spec, In, opts)
+	if err != nil {
+		return nil, err
+	}
+	sa := &InboundSA{saCommon: c}
+	sa.window.Init(spec.ReplayWindow)
+	sa.ctr.birth.Store(unborn)
+	if o.born {
+		sa.ctr.birth.Store(o.birth)
+	}
+	return sa, nil
+}
+
+// Name returns the SA's configured name.
+func (sa *InboundSA) Name() string { return sa.spec.Name }
+
+// SPI returns the SA's SPI.
+func (sa *InboundSA) SPI() uint32 { return sa.spi }
+
+// Spec returns a copy of the spec the SA was built from. Its keys are
+// copies too and stay of type Key, so printing the spec never shows them.
+func (sa *InboundSA) Spec() SASpec { return sa.spec.clone() }
+
+// Stats returns the SA's counters. Safe to call while workers run.
+func (sa *InboundSA) Stats() SAStats { return sa.ctr.stats() }
+
+// String names the SA for logs; it never includes key material.
+func (sa *InboundSA) String() string {
+	return fmt.Sprintf("in %s spi %#08x %v", sa.spec.Name, sa.spi, sa.proposal)
+}
+
+// OutboundSA is the runtime form of an outbound SA: what the control plane's
+// replies and the bench generator encrypt with. Safe for concurrent use: the
+// sequence number is one atomic counter.
+type OutboundSA struct {
+	saCommon
+	src, dst   netip.Addr // tunnel mode outer addresses
+	sport      uint16     // NAT-T ports (RFC 3948), 4500 when the spec leaves them 0
+	dport      uint16
+	natt       bool
+	outer6     bool // tunnel mode: the outer header is IPv6
+	outerLen   uint8
+	srcB, dstB [16]byte
+	_          cacheLinePad
+	seq        atomic.Uint64 // last sequence number used
+	ctr        counters
+}
+
+// NewOutboundSA validates spec (Direction must be Out) and precomputes the
+// runtime SA. Control plane only; it allocates.
+func NewOutboundSA(spec SASpec, opts ...Option) (*OutboundSA, error) {
+	c, o, err := newCommon(spec, Out, opts)
+	if err != nil {
+		return nil, err
+	}
+	sa := &OutboundSA{saCommon: c}
+	sa.natt = spec.Encapsulation == EncapUDP
+	sa.sport, sa.dport = spec.SourcePort, spec.DestinationPort
+	if sa.sport == 0 {
+		sa.sport = nattPort
+	}
+	if sa.dport == 0 {
+		sa.dport = nattPort
+	}
+	if sa.tun {
+		sa.src, sa.dst = spec.Source.Unmap(), spec.Destination.Unmap()
+		sa.outer6 = sa.src.Is6()
+		sa.outerLen = ipv4MinHdr
+		if sa.outer6 {
+			sa.outerLen = ipv6HdrLen
+			sa.srcB, sa.dstB = sa.src.As16(), sa.dst.As16()
+		} else {
+			s4, d4 := sa.src.As4(), sa.dst.As4()
+			copy(sa.srcB[:], s4[:])
+			copy(sa.dstB[:], d4[:])
+		}
+	}
+	sa.ctr.birth.Store(unborn)
+	if o.born {
+		sa.ctr.birth.Store(o.birth)
+	}
+	return sa, nil
+}
+
+// Name returns the SA's configured name.
+func (sa *OutboundSA) Name() string { return sa.spec.Name }
+
+// SPI returns the SA's SPI.
+func (sa *OutboundSA) SPI() uint32 { return sa.spi }
+
+// Spec returns a copy of the spec the SA was built from (keys redacted when
+// printed).
+func (sa *OutboundSA) Spec() SASpec { return sa.spec.clone() }
+
+// Stats returns the SA's counters. Safe to call while workers run.
+func (sa *OutboundSA) Stats() SAStats { return sa.ctr.stats() }
+
+// Seq returns the last sequence number Encap used (0: none yet).
+func (sa *OutboundSA) Seq() uint64 { return sa.seq.Load() }
+
+// String names the SA for logs; it never includes key material.
+func (sa *OutboundSA) String() string {
+	return fmt.Sprintf("out %s spi %#08x %v", sa.spec.Name, sa.spi, sa.proposal)
+}
+
+// Overhead returns the most bytes Encap adds in front of the packet (outer
+// IP header in tunnel mode, NAT-T UDP header, ESP header, IV) and behind it
+// (padding, pad length, next header, ICV). A frame with this much headroom
+// and tailroom never gets ResultNoRoom.
+func (sa *OutboundSA) Overhead() (head, tail int) {
+	head = espHdrLen + int(sa.ivLen)
+	if sa.natt {
+		head += udpHdrLen
+	}
+	if sa.tun {
+		head += int(sa.outerLen)
+	}
+	tail = int(sa.align) - 1 + 2 + int(sa.icvLen)
+	return head, tail
+}

@@ -1,0 +1,215 @@
+package ipsec
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"hash"
+	"sync"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// suite is the precomputed crypto of one SA: built once by the control
+// plane, read (never written) by any number of workers at once.
+//
+// Concurrency: cipher.AEAD (GCM, ChaCha20-Poly1305) and cipher.Block are safe
+// for concurrent use. hash.Hash is not, so HMAC keeps only the marshaled
+// inner and outer pad states here (immutable) and borrows a scratch hash from
+// a per-hash-function sync.Pool per packet: the pool's fast path is per-P,
+// lock-free and allocation-free in steady state.
+type suite struct {
+	aead     cipher.AEAD  // AEAD suites
+	block    cipher.Block // CBC suites
+	mac      *macKey      // CBC suites
+	salt     [4]byte      // AEAD suites: RFC 4106 section 4, RFC 7634 section 2
+	ivLen    uint8        // 8 for AEAD suites, 16 for CBC
+	icvLen   uint8        // 16 (GCM, ChaCha, SHA-256-128) or 12 (SHA1-96)
+	align    uint8        // padding alignment: 4 (AEAD) or the 16-byte block (CBC)
+	isAEAD   bool
+	proposal Proposal
+}
+
+func newSuite(p Proposal, enc, auth Key) (suite, error) {
+	s := suite{proposal: p}
+	encLen, authLen := p.KeyLens()
+	if encLen == 0 {
+		return s, errors.New("proposal: invalid")
+	}
+	if len(enc) != encLen || len(auth) != authLen {
+		return s, errors.New("key lengths do not match the proposal")
+	}
+	var err error
+	switch p {
+	case AES128GCM16, AES256GCM16:
+		// RFC 4106 section 8.1: the last 4 bytes of the key material are the salt.
+		var b cipher.Block
+		if b, err = aes.NewCipher(enc[:encLen-4]); err != nil {
+			return s, err
+		}
+		if s.aead, err = cipher.NewGCM(b); err != nil {
+			return s, err
+		}
+	case ChaCha20Poly1305:
+		// RFC 7634 section 4: 32-byte key followed by a 4-byte salt.
+		if s.aead, err = chacha20poly1305.New(enc[:encLen-4]); err != nil {
+			return s, err
+		}
+	case AES128SHA1, AES256SHA1, AES128SHA256, AES256SHA256:
+		if s.block, err = aes.NewCipher(enc); err != nil {
+			return s, err
+		}
+		if p == AES128SHA1 || p == AES256SHA1 {
+			s.mac = newMACKey(sha1Pool, sha1.New, auth, 12) // RFC 2404: HMAC-SHA1-96
+		} else {
+			s.mac = newMACKey(sha256Pool, sha256.New, auth, 16) // RFC 4868 2.1: HMAC-SHA-256-128
+		}
+	default:
+		return s, errors.New("proposal: invalid")
+	}
+	if s.aead != nil {
+		copy(s.salt[:], enc[encLen-4:])
+		s.isAEAD = true
+		s.ivLen = 8
+		s.icvLen = uint8(s.aead.Overhead())
+		s.align = 4 // RFC 4303 2.4: the ESP payload ends on a 4-byte boundary
+	} else {
+		s.ivLen = aes.BlockSize
+		s.icvLen = uint8(s.mac.icvLen)
+		s.align = aes.BlockSize // RFC 3602 section 3: CBC needs whole blocks
+	}
+	return s, nil
+}
+
+// minCiphertext is the shortest encrypted payload (payload data, padding,
+// pad length, next header) a packet can carry.
+func (s *suite) minCiphertext() int {
+	if s.isAEAD {
+		return 2
+	}
+	return aes.BlockSize
+}
+
+// macKey is an HMAC key reduced to the two hash states after absorbing
+// K^ipad and K^opad (RFC 2104 section 2), so a packet costs no key schedule.
+type macKey struct {
+	inner, outer []byte // encoding.BinaryMarshaler states
+	pool         *sync.Pool
+	icvLen       int
+}
+
+// macState is the per-packet scratch borrowed from a pool: the hash object
+// and the bytes it reads and writes (they must be on the heap: they pass
+// through hash.Hash, an interface, so a stack array would escape and
+// allocate).
+type macState struct {
+	h     hash.Hash
+	u     encoding.BinaryUnmarshaler
+	sum   [sha256.Size]byte
+	seqHi [4]byte
+}
+
+func newMACPool(newHash func() hash.Hash) *sync.Pool {
+	return &sync.Pool{New: func() any {
+		h := newHash()
+		return &macState{h: h, u: h.(encoding.BinaryUnmarshaler)}
+	}}
+}
+
+var (
+	sha1Pool   = newMACPool(sha1.New)
+	sha256Pool = newMACPool(sha256.New)
+)
+
+func newMACKey(pool *sync.Pool, newHash func() hash.Hash, key []byte, icvLen int) *macKey {
+	h := newHash()
+	bs := h.BlockSize()
+	k := make([]byte, bs)
+	if len(key) > bs {
+		h.Write(key)
+		h.Sum(k[:0])
+		h.Reset()
+	} else {
+		copy(k, key)
+	}
+	pad := make([]byte, bs)
+	state := func(x byte) []byte {
+		for i := range pad {
+			pad[i] = k[i] ^ x
+		}
+		h.Reset()
+		h.Write(pad)
+		b, err := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if err != nil {
+			panic("ipsec: hash state does not marshal: " + err.Error())
+		}
+		return b
+	}
+	m := &macKey{inner: state(0x36), outer: state(0x5c), pool: pool, icvLen: icvLen}
+	clear(k)
+	clear(pad)
+	return m
+}
+
+// verify computes the ICV over data (followed by the ESN high half when esn
+// is set, RFC 4303 2.2.1) and compares it with icv in constant time.
+func (m *macKey) verify(data []byte, esn bool, seqHi uint32, icv []byte) bool {
+	st := m.pool.Get().(*macState)
+	sum := m.compute(st, data, esn, seqHi)
+	ok := subtle.ConstantTimeCompare(sum, icv) == 1
+	m.pool.Put(st)
+	return ok
+}
+
+// sign computes the ICV over data (and the ESN high half) into icv.
+func (m *macKey) sign(data []byte, esn bool, seqHi uint32, icv []byte) {
+	st := m.pool.Get().(*macState)
+	copy(icv, m.compute(st, data, esn, seqHi))
+	m.pool.Put(st)
+}
+
+func (m *macKey) compute(st *macState, data []byte, esn bool, seqHi uint32) []byte {
+	// The states are our own marshaled output: UnmarshalBinary cannot fail.
+	_ = st.u.UnmarshalBinary(m.inner)
+	st.h.Write(data)
+	if esn {
+		binary.BigEndian.PutUint32(st.seqHi[:], seqHi)
+		st.h.Write(st.seqHi[:])
+	}
+	in := st.h.Sum(st.sum[:0])
+	_ = st.u.UnmarshalBinary(m.outer)
+	st.h.Write(in)
+	return st.h.Sum(st.sum[:0])[:m.icvLen]
+}
+
+// cbcDecrypt decrypts data (whole blocks) in place with iv. It walks the
+// blocks from the last to the first so that each block's predecessor is
+// still ciphertext when it is needed: no copy, no per-call cipher.BlockMode
+// (cipher.NewCBCDecrypter allocates and is not safe to share).
+func cbcDecrypt(b cipher.Block, iv, data []byte) {
+	for i := len(data) - aes.BlockSize; i >= 0; i -= aes.BlockSize {
+		blk := data[i : i+aes.BlockSize]
+		b.Decrypt(blk, blk)
+		prev := iv
+		if i > 0 {
+			prev = data[i-aes.BlockSize : i]
+		}
+		subtle.XORBytes(blk, blk, prev)
+	}
+}
+
+// cbcEncrypt encrypts data (whole blocks) in place with iv.
+func cbcEncrypt(b cipher.Block, iv, data []byte) {
+	prev := iv
+	for i := 0; i < len(data); i += aes.BlockSize {
+		blk := data[i : i+aes.BlockSize]
+		subtle.XORBytes(blk, blk, prev)
+		b.Encrypt(blk, blk)
+		prev = blk
+	}
+}
