@@ -1,0 +1,53 @@
+# sluice — userspace L2TP/IPsec dataplane. `make help` lists the targets.
+GO      ?= go
+BIN     := bin
+PKGS    := ./...
+FUZZTIME ?= 20s
+export CGO_ENABLED ?= 0
+
+.PHONY: help build run test unit race test-root bench bench-smoke fuzz-smoke lint vet fmt check clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build sluiced, sluice and sluice-bench into bin/
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: build ## the namespace lab: daemon on one end of a veth pair, traffic from the other, counters printed (needs root)
+	./scripts/lab.sh
+
+test: vet ## what CI runs: vet, unit + root tests with -race, fuzz and benchmark smoke runs
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(MAKE) fuzz-smoke
+	$(MAKE) bench-smoke
+
+unit: ## unit tests without -race (fast)
+	$(GO) test -count=1 $(PKGS)
+
+race: ## unit tests with the race detector
+	$(GO) test -race -count=1 $(PKGS)
+
+test-root: ## only the privileged tests (AF_XDP, namespaces, xl2tpd); run as root
+	CI=true $(GO) test -race -count=1 -run 'Root|Lab|Veth|XDP|Xl2tpd|E2E' $(PKGS)
+
+bench: build ## benchmarks with real iteration counts (ratios against same-run baselines)
+	$(GO) test -run '^$$' -bench . -benchtime 1s $(PKGS)
+
+bench-smoke: ## every benchmark once, to keep them compiling and running
+	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
+
+fuzz-smoke: ## each fuzz target for FUZZTIME (default 20s)
+	./scripts/fuzz-smoke.sh $(FUZZTIME)
+
+vet: ## go vet and gofmt
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet $(PKGS)
+
+lint: vet ## vet, gofmt and staticcheck (installed from the module proxy when missing)
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	staticcheck $(PKGS)
+
+check: lint test ## everything
+
+clean: ## remove build output
+	rm -rf $(BIN)
