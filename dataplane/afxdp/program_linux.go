@@ -51,7 +51,7 @@ type Program struct {
 	attached bool
 	ifname   string
 	ifindex  int
-	mode     Mode          // ModeNative or ModeGeneric once attached
+	mode     Mode           // ModeNative or ModeGeneric once attached
 	ns       netns.NsHandle // namespace of the interface, for Detach from any thread
 }
 
