@@ -33,7 +33,7 @@ func readHex(t *testing.T, path string) []byte {
 	return b
 }
 
-func mustHex(t *testing.T, s string) []byte {
+func mustHex(t testing.TB, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
 	if err != nil {

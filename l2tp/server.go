@@ -262,7 +262,10 @@ func (s *Server) inputSCCRQ(p Peer, payload []byte, now time.Time) {
 	refuse := func(result, code uint16, why string) {
 		s.stats.Refused++
 		s.log.Debug("l2tp: SCCRQ refused", "peer", p.String(), "peer_tunnel_id", m.AssignedTunnelID, "reason", why)
-		s.sendStateless(p, m.AssignedTunnelID, 0, m.Ns+1, MsgStopCCN, result, code, true)
+		// Result 2 always carries an Error Code; result 5 carries the
+		// highest version we support in it (RFC 2661 section 4.4.2).
+		hasCode := result == StopGeneralError || result == StopBadVersion
+		s.sendStateless(p, m.AssignedTunnelID, 0, m.Ns+1, MsgStopCCN, result, code, hasCode)
 	}
 	var ae *AVPError
 	switch {
