@@ -172,9 +172,7 @@ func (sa *InboundSA) Decap(buf []byte, ipOff, espOff, end int, now int64) (off, 
 		if hl+pl > maxIPv4Total {
 			return sa.malformed()
 		}
-		h[v4Proto] = nh
-		be.PutUint16(h[v4TotalLen:], uint16(hl+pl))
-		setIPv4Checksum(h)
+		setIPv4ProtoLen(h, nh, uint16(hl+pl))
 	}
 	if natt {
 		fixNATTChecksum(h, v6, nh, pt[:pl])

@@ -169,9 +169,7 @@ func (sa *OutboundSA) Encap(buf []byte, off, n int, now int64) (newOff, newN int
 	switch {
 	case !sa.tun && !outer6:
 		copy(h, hdr[:hl])
-		h[v4Proto] = proto
-		be.PutUint16(h[v4TotalLen:], uint16(newN))
-		setIPv4Checksum(h)
+		setIPv4ProtoLen(h, proto, uint16(newN))
 	case !sa.tun:
 		copy(h, hdr[:hl])
 		h[v6NextHdr] = proto

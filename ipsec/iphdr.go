@@ -79,6 +79,29 @@ func setIPv4Checksum(h []byte) {
 	be.PutUint16(h[v4Csum:], csumFold(csumAdd(0, h)))
 }
 
+// csumReplace updates checksum field cs (as stored in the packet) for a
+// 16-bit word of the covered data changing from old to new, per RFC 1624
+// eqn. 3: HC' = ~(~HC + ~m + m'). Cheaper than recomputing a header.
+func csumReplace(cs, old, new uint16) uint16 {
+	s := uint32(^cs) + uint32(^old) + uint32(new)
+	s = (s >> 16) + (s & 0xffff)
+	s = (s >> 16) + (s & 0xffff)
+	return ^uint16(s)
+}
+
+// setIPv4ProtoLen sets an IPv4 header's protocol and total length and
+// updates its checksum incrementally.
+func setIPv4ProtoLen(h []byte, proto byte, total uint16) {
+	cs := be.Uint16(h[v4Csum:])
+	oldTP := be.Uint16(h[v4TTL:])
+	oldLen := be.Uint16(h[v4TotalLen:])
+	h[v4Proto] = proto
+	be.PutUint16(h[v4TotalLen:], total)
+	cs = csumReplace(cs, oldTP, be.Uint16(h[v4TTL:]))
+	cs = csumReplace(cs, oldLen, total)
+	be.PutUint16(h[v4Csum:], cs)
+}
+
 // l4Checksum computes the TCP or UDP checksum of seg (its checksum field
 // already zeroed) with the pseudo-header of RFC 768 / RFC 8200 section 8.1,
 // whose addresses are src and dst (4 or 16 bytes each).

@@ -92,6 +92,16 @@ func (w *Window) Top() uint64 { return w.top.Load() }
 // before the window is shared with workers.
 func (w *Window) SetTop(seq uint64) { w.top.Store(seq) }
 
+// Reset forgets every recorded number, as if the window were new. Only for
+// tests and benchmarks, or before the window is shared with workers: a Reset
+// under traffic would let replays in.
+func (w *Window) Reset() {
+	w.top.Store(0)
+	for i := range w.words {
+		w.words[i].Store(0)
+	}
+}
+
 // Check reports whether seq may be accepted: it is not zero, not left of the
 // window and not recorded yet. It changes nothing; call it before decrypting.
 // Safe for concurrent use; allocates nothing.
