@@ -82,7 +82,7 @@ func (t *Tree) Complete(path []string) []Completion {
 				add(k.name, s.Help)
 			}
 		}
-		out = append(out, Completion{Word: s.accepts(), Help: s.Help})
+		out = append(out, Completion{Word: s.placeholder(), Help: s.Help})
 	case wantValue:
 		if s.Type == TypeEnum {
 			for _, v := range s.Values {
@@ -108,7 +108,7 @@ func (t *Tree) Complete(path []string) []Completion {
 				add(v, "current value")
 			}
 		}
-		out = append(out, Completion{Word: s.accepts(), Help: s.Help})
+		out = append(out, Completion{Word: s.placeholder(), Help: s.Help})
 	}
 	return out
 }

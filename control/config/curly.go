@@ -227,7 +227,7 @@ func (p *curlyParser) open(at *node, ws []word) error {
 		}
 	}
 	if err == nil && r.leaf != nil && r.hasValue {
-		err = &PathError{Path: with(at.path(), wordStrings(ws)...), Line: r.vline, Col: r.vcol,
+		err = &PathError{Path: lookupPath(at, r), Line: r.vline, Col: r.vcol,
 			Err: fmt.Errorf("%s takes a value, not a block", r.leaf.Name)}
 	}
 	if err != nil {

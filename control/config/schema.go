@@ -197,6 +197,15 @@ func (s *Schema) Describe() string {
 
 // accepts describes the values the node takes, as a placeholder.
 func (s *Schema) accepts() string {
+	out := s.placeholder()
+	if len(s.Values) > 0 && s.Type != TypeEnum {
+		out = strings.Join(s.Values, " | ") + " | " + out
+	}
+	return out
+}
+
+// placeholder describes the values of the node's type, keywords left out.
+func (s *Schema) placeholder() string {
 	var out string
 	switch s.Type {
 	case TypeNone:
@@ -222,9 +231,6 @@ func (s *Schema) accepts() string {
 		out = strings.Join(protocolNames(), " | ") + " | <0-255>"
 	default:
 		out = "<" + s.Type.String() + ">"
-	}
-	if len(s.Values) > 0 && s.Type != TypeEnum {
-		out = strings.Join(s.Values, " | ") + " | " + out
 	}
 	return out
 }
