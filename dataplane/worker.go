@@ -34,6 +34,10 @@ type WorkerOptions struct {
 	Idle      string
 	IdleSpins int
 	IdleWait  time.Duration
+	// BurstSize caps a burst (default and maximum BatchSize). Offline
+	// replay uses 1 so that every frame is processed at its own capture
+	// time.
+	BurstSize int
 	// CPU pins the worker's OS thread to that CPU when >= 0; -1 leaves it.
 	CPU int
 	// Pin is called on the worker's locked OS thread with CPU when CPU >= 0
@@ -96,6 +100,9 @@ func NewWorker(opts WorkerOptions) *Worker {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.BurstSize <= 0 || opts.BurstSize > BatchSize {
+		opts.BurstSize = BatchSize
+	}
 	w := &Worker{
 		id: opts.ID, port: opts.Port, ifname: opts.Port.Name(), steered: opts.Port.Steered(),
 		tables: opts.Tables, sink: opts.Sink, punts: opts.Punts, inject: opts.Inject,
@@ -152,7 +159,7 @@ func (w *Worker) Run() {
 // replay and tests call it directly, on one goroutine.
 func (w *Worker) Burst() int {
 	t := w.tables.Load()
-	n := w.port.Recv(w.rx[:])
+	n := w.port.Recv(w.rx[:w.opts.BurstSize])
 	if n > 0 && t != nil {
 		it := w.iface(t)
 		now := w.clock()

@@ -94,6 +94,9 @@ func (p *Port) Clock() int64 {
 	return int64(p.last.Sub(p.first))
 }
 
+// Last returns the capture timestamp of the last frame read.
+func (p *Port) Last() time.Time { return p.last }
+
 // TooBig returns how many frames were longer than a frame buffer and were
 // therefore cut to fit (they are still processed, and fail to parse).
 func (p *Port) TooBig() uint64 { return p.tooBig }
