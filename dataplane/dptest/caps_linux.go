@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,30 +53,52 @@ func RequireCaps(tb testing.TB, caps ...int) {
 
 // WithCapabilities runs fn on a fresh OS thread whose permitted and
 // effective capability sets are reduced to caps, and returns fn's error.
-// It proves that caps are enough for what fn does (cilium's
+// It proves that caps are enough (or not) for what fn does (cilium's
 // testutils.WithCapabilities idea). The thread is never handed back to the
 // Go scheduler: its goroutine exits while still locked, so the runtime
 // destroys it together with its reduced capabilities. fn must do its work
 // synchronously on the calling goroutine and must not call t.Fatal.
 func WithCapabilities(caps []int, fn func() error) error {
+	return DoWithCapabilities(nil, caps, fn)
+}
+
+// DoWithCapabilities is WithCapabilities inside the namespace ns (nil: the
+// caller's). The thread enters ns first, since setns itself needs
+// CAP_SYS_ADMIN, and drops capabilities after.
+func DoWithCapabilities(ns *Netns, caps []int, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		// Locked and never unlocked: the thread dies with this goroutine.
 		runtime.LockOSThread()
-		var mask uint64
-		for _, c := range caps {
-			mask |= 1 << uint(c)
+		if ns != nil {
+			if err := netns.Set(ns.Handle()); err != nil {
+				errc <- fmt.Errorf("setns: %w", err)
+				return
+			}
 		}
-		hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-		data := [2]unix.CapUserData{
-			{Effective: uint32(mask), Permitted: uint32(mask)},
-			{Effective: uint32(mask >> 32), Permitted: uint32(mask >> 32)},
-		}
-		if err := unix.Capset(&hdr, &data[0]); err != nil {
-			errc <- fmt.Errorf("capset: %w", err)
+		if err := setThreadCaps(caps); err != nil {
+			errc <- err
 			return
 		}
 		errc <- fn()
 	}()
 	return <-errc
+}
+
+// setThreadCaps reduces the calling thread's permitted and effective sets
+// to caps.
+func setThreadCaps(caps []int) error {
+	var mask uint64
+	for _, c := range caps {
+		mask |= 1 << uint(c)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: uint32(mask), Permitted: uint32(mask)},
+		{Effective: uint32(mask >> 32), Permitted: uint32(mask >> 32)},
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	return nil
 }

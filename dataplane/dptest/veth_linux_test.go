@@ -115,3 +115,55 @@ func TestVethLab(t *testing.T) {
 		}
 	}
 }
+
+func TestDoWithCapabilities(t *testing.T) {
+	RequireRoot(t)
+	ns, err := NewNetns("sluice-test-" + RandomSuffix(6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Delete()
+	var want unix.Stat_t
+	if err := unix.Fstat(int(ns.Handle()), &want); err != nil {
+		t.Fatal(err)
+	}
+	err = DoWithCapabilities(ns, []int{unix.CAP_NET_RAW}, func() error {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+			return err
+		}
+		if st.Ino != want.Ino {
+			t.Errorf("ran in netns %d, want %d", st.Ino, want.Ino)
+		}
+		if !HasCaps(unix.CAP_NET_RAW) {
+			t.Error("CAP_NET_RAW dropped")
+		}
+		if HasCaps(unix.CAP_NET_ADMIN) {
+			t.Error("CAP_NET_ADMIN kept")
+		}
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err != nil {
+			t.Errorf("AF_PACKET with CAP_NET_RAW: %v", err)
+		} else {
+			unix.Close(fd)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test's own threads keep their capabilities.
+	if !HasCaps(unix.CAP_NET_ADMIN) {
+		t.Error("capabilities leaked out of the thread")
+	}
+	err = WithCapabilities(nil, func() error {
+		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, 0)
+		if err == nil {
+			unix.Close(fd)
+		}
+		return err
+	})
+	if err != unix.EPERM {
+		t.Errorf("AF_PACKET without capabilities: got %v, want EPERM", err)
+	}
+}
