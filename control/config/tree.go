@@ -236,9 +236,14 @@ func resolve(at *node, ws []word) (*resolved, error) {
 	r := &resolved{}
 	s := at.sch
 	base := at.path()
+	// fail reports a problem with word i; the path is the words before it,
+	// never a leaf's value, so a key cannot end up in an error.
 	fail := func(i int, err error) error {
-		p := with(base, wordStrings(ws[:min(i, len(ws))])...)
-		pe := &PathError{Path: p, Err: err}
+		n := min(i, len(ws))
+		if r.leaf != nil {
+			n = len(r.steps) // through the leaf's name
+		}
+		pe := &PathError{Path: with(base, wordStrings(ws[:n])...), Err: err}
 		if i < len(ws) {
 			pe.Line, pe.Col = ws[i].line, ws[i].col
 		} else if len(ws) > 0 {
@@ -271,7 +276,7 @@ func resolve(at *node, ws []word) (*resolved, error) {
 			r.leaf = c
 			if i+1 < len(ws) {
 				if i+2 < len(ws) {
-					return nil, fail(i+2, fmt.Errorf("%q: %s takes one value", printable(ws[i+2].s), c.Name))
+					return nil, fail(i+2, fmt.Errorf("takes one value; %d given", len(ws)-i-1))
 				}
 				v, err := c.Normalize(ws[i+1].s)
 				if err != nil {
@@ -426,7 +431,7 @@ func (t *Tree) del(at *node, ws []word) error {
 		return err
 	}
 	notFound := func() error {
-		pe := &PathError{Path: with(at.path(), wordStrings(ws)...), Err: ErrNotFound}
+		pe := &PathError{Path: lookupPath(at, r), Err: ErrNotFound}
 		if len(ws) > 0 {
 			pe.Line, pe.Col = ws[0].line, ws[0].col
 		}

@@ -65,7 +65,7 @@ func TestSetRefusesAndLeavesTreeUnchanged(t *testing.T) {
 		{"rule number range", "firewall name X rule 1000000 action accept", "firewall name X rule", "out of range 1-999999"},
 		{"tag needs a name", "firewall name", "firewall name", "name needs a name"},
 		{"leaf needs a value", "firewall name X rule 10 action", "firewall name X rule 10 action", "needs a value"},
-		{"two values", "firewall name X rule 10 action accept drop", "firewall name X rule 10 action accept", "takes one value"},
+		{"two values", "firewall name X rule 10 action accept drop", "firewall name X rule 10 action", "takes one value; 2 given"},
 		{"spi zero", "ipsec sa a spi 0", "ipsec sa a spi", "0 is reserved"},
 		{"bad tag name", "ipsec sa a/b spi 0x1000", "ipsec sa", "is not a name"},
 	}

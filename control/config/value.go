@@ -86,6 +86,13 @@ func (s *Schema) normalizeType(raw string) (string, error) {
 		}
 		return strconv.FormatFloat(f, 'g', -1, 64), nil
 	case TypeKey:
+		// The 0x prefix is required: a key that lost it has usually been
+		// through a YAML 1.1 tool that read 0x... as an integer and wrote
+		// it back in decimal, and decimal digits are valid hex digits, so
+		// reading them as hex would silently install a different key.
+		if !strings.HasPrefix(raw, "0x") && !strings.HasPrefix(raw, "0X") {
+			return "", errors.New("key must be written as 0x-prefixed hex (quote it in YAML written by other tools: they may turn 0x... into a decimal number)")
+		}
 		k, err := ipsec.ParseKey(raw)
 		if err != nil {
 			// ParseKey's messages never quote the key.
