@@ -73,11 +73,11 @@ func TestKeysAreNeverPrinted(t *testing.T) {
 
 func TestKeysAreNeverInErrors(t *testing.T) {
 	cases := []string{
-		"ipsec:\n  sa:\n    a:\n      enc-key: 0x" + secretHex[2] + "zz\n",                              // not hex
-		"ipsec:\n  sa:\n    a:\n      enc-key: " + secretHex[2] + "\n",                                   // no 0x
+		"ipsec:\n  sa:\n    a:\n      enc-key: 0x" + secretHex[2] + "zz\n",                            // not hex
+		"ipsec:\n  sa:\n    a:\n      enc-key: " + secretHex[2] + "\n",                                // no 0x
 		"ipsec:\n  sa:\n    a:\n      enc-key: 0x" + secretHex[2] + "\n      proposal: aes256gcm16\n", // wrong length
-		"ipsec:\n  sa:\n    a:\n      enc-key: [0x" + secretHex[2] + "]\n",                               // a list
-		"ipsec:\n  sa:\n    a:\n      enc-key: {0x" + secretHex[2] + ": 1}\n",                            // a mapping
+		"ipsec:\n  sa:\n    a:\n      enc-key: [0x" + secretHex[2] + "]\n",                            // a list
+		"ipsec:\n  sa:\n    a:\n      enc-key: {0x" + secretHex[2] + ": 1}\n",                         // a mapping
 		"l2tp { lns { secret 0x" + secretHex[2] + "-\n } }",
 		"l2tp { lns { secret 0x" + secretHex[2] + " 0x" + secretHex[2] + "\n } }",
 	}
