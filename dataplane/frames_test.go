@@ -84,20 +84,29 @@ func udpFrame(t testing.TB, src, dst netip.Addr, sport, dport uint16, payload []
 // SA says) and wraps the result in Ethernet.
 func espFrame(t testing.TB, sa *ipsec.OutboundSA, inner []byte) []byte {
 	t.Helper()
+	f, r := tryESPFrame(sa, inner)
+	if r != ipsec.OK {
+		t.Fatalf("Encap: %v", r)
+	}
+	return f
+}
+
+// tryESPFrame is espFrame for inputs Encap may refuse (fuzzing).
+func tryESPFrame(sa *ipsec.OutboundSA, inner []byte) ([]byte, ipsec.Result) {
 	head, tail := sa.Overhead()
 	buf := make([]byte, head+len(inner)+tail+64)
 	copy(buf[head:], inner)
 	off, n, r := sa.Encap(buf, head, len(inner), 0)
 	if r != ipsec.OK {
-		t.Fatalf("Encap: %v", r)
+		return nil, r
 	}
 	// gopacket pads a lone Ethernet header to the 60-byte minimum: keep
 	// only the 14 header bytes.
-	eth := serialize(t, ether(layers.EthernetTypeIPv4))[:14]
+	eth := []byte{0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00}
 	if buf[off]>>4 == 6 {
-		eth = serialize(t, ether(layers.EthernetTypeIPv6))[:14]
+		eth[12], eth[13] = 0x86, 0xdd
 	}
-	return append(eth, buf[off:off+n]...)
+	return append(eth, buf[off:off+n]...), ipsec.OK
 }
 
 type netipAddr = netip.Addr
