@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	"github.com/cilium/ebpf/asm"
 )
@@ -29,7 +30,7 @@ import (
 //	        if (*(u16 *)(l3 + 6) & htons(0x1fff)) return count(XDP_PASS);  // later fragment
 //	        u32 ihl = (*(u8 *)l3 & 0xf) << 2;
 //	        if (ihl < 20 || l3 + ihl + 8 > end) return count(XDP_PASS);
-//	        dport = *(u16 *)(l3 + ihl + 2);
+//	        dport = *(u16 *)(l3 + ihl + 2);      // unrolled per IHL, see udpPortByIHL
 //	    } else if (et == htons(0x86dd)) {
 //	        if (l3 + 40 > end) return count(XDP_PASS);
 //	        u8 nh = *(u8 *)(l3 + 6);                          // no extension headers walked
@@ -95,9 +96,10 @@ func be16(v uint16) int32 {
 
 // steerInstructions returns the steering program described above.
 // Registers: r6 ctx, r2 data, r3 data_end, r7 L3 (then L4) pointer, r4 a
-// bounds probe, r5 the field under test, r9 the verdict.
+// bounds probe, r5 the field under test, r8 the IPv4 header length, r9
+// the verdict.
 func steerInstructions() asm.Instructions {
-	return asm.Instructions{
+	insns := asm.Instructions{
 		asm.Mov.Reg(asm.R6, asm.R1),
 		asm.LoadMem(asm.R2, asm.R6, xdpMDData, asm.Word),
 		asm.LoadMem(asm.R3, asm.R6, xdpMDDataEnd, asm.Word),
@@ -129,15 +131,11 @@ func steerInstructions() asm.Instructions {
 		asm.And.Imm(asm.R8, 0x0f),
 		asm.LSh.Imm(asm.R8, 2),
 		asm.JLT.Imm(asm.R8, 20, "pass"), // IHL < 5
-		// r8 is now a bounded scalar in [20, 60]; the verifier tracks the
-		// variable offset of r7 and the bounds check below covers it.
-		asm.Add.Reg(asm.R7, asm.R8),
-		asm.Mov.Reg(asm.R4, asm.R7),
-		asm.Add.Imm(asm.R4, 8),
-		asm.JGT.Reg(asm.R4, asm.R3, "pass"), // no whole UDP header
-		asm.LoadMem(asm.R5, asm.R7, 2, asm.Half),
-		asm.Ja.Label("ports"),
-
+	}
+	insns = append(insns, udpPortByIHL()...)
+	insns = append(insns,
+		// IPv6 (RFC 8200): the next header field only; extension headers are
+		// not walked, so ESP or UDP behind them goes to the kernel.
 		// IPv6 (RFC 8200): the next header field only; extension headers are
 		// not walked, so ESP or UDP behind them goes to the kernel.
 		asm.Mov.Reg(asm.R4, asm.R7).WithSymbol("ipv6"),
@@ -178,7 +176,33 @@ func steerInstructions() asm.Instructions {
 		asm.StoreMem(asm.R0, 0, asm.R1, asm.DWord),
 		asm.Mov.Reg(asm.R0, asm.R9).WithSymbol("exit"),
 		asm.Return(),
+	)
+	return insns
+}
+
+// udpPortByIHL loads the UDP destination port into r5 for each possible
+// IPv4 header length (20, 24, ... 60 bytes) with constant offsets from r7,
+// one unrolled case per length. Adding the variable IHL to the packet
+// pointer would be shorter, but the verifier allows variable pointer
+// arithmetic on packet pointers only with CAP_PERFMON (its Spectre v1
+// sanitation, sanitize_ptr_alu in kernel/bpf/verifier.c, knows no limit
+// for packet pointers); unrolled, the program loads with just CAP_BPF and
+// CAP_NET_ADMIN.
+func udpPortByIHL() asm.Instructions {
+	var insns asm.Instructions
+	for ihl := int32(20); ihl <= 60; ihl += 4 {
+		next := fmt.Sprintf("ihl%d", ihl+4)
+		insns = append(insns,
+			asm.JNE.Imm(asm.R8, ihl, next).WithSymbol(fmt.Sprintf("ihl%d", ihl)),
+			asm.Mov.Reg(asm.R4, asm.R7),
+			asm.Add.Imm(asm.R4, ihl+8),
+			asm.JGT.Reg(asm.R4, asm.R3, "pass"), // no whole UDP header
+			asm.LoadMem(asm.R5, asm.R7, int16(ihl+2), asm.Half),
+			asm.Ja.Label("ports"),
+		)
 	}
+	// r8 is a multiple of 4 in [20, 60]: every value has its case above.
+	return append(insns, asm.Ja.Label("pass").WithSymbol("ihl64"))
 }
 
 // bareInstructions returns the baseline program: every frame of the queue
