@@ -5,10 +5,13 @@ PKGS    := ./...
 FUZZTIME ?= 20s
 export CGO_ENABLED ?= 0
 
-.PHONY: help build run test unit race test-root bench bench-smoke fuzz-smoke lint vet fmt check clean
+.PHONY: help deps build run test unit race test-root bench bench-smoke fuzz-smoke lint vet fmt check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+deps: ## install the Debian packages tests and the lab use (root; only what is missing)
+	@./scripts/deps.sh
 
 build: ## build sluiced, sluice and sluice-bench into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -16,7 +19,7 @@ build: ## build sluiced, sluice and sluice-bench into bin/
 run: build ## the namespace lab: daemon on one end of a veth pair, traffic from the other, counters printed (needs root)
 	./scripts/lab.sh
 
-test: vet ## what CI runs: vet, unit + root tests with -race, fuzz and benchmark smoke runs
+test: deps vet ## what CI runs: vet, unit + root tests with -race, fuzz and benchmark smoke runs
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz-smoke
 	$(MAKE) bench-smoke
