@@ -40,6 +40,16 @@ func wrapKernel(what string, err error) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// errnoOf returns the errno inside err, or err itself, for one-line
+// messages without a library's advice appended.
+func errnoOf(err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}
+
 // hasCap reports whether the calling thread has capability c in its
 // effective set.
 func hasCap(c int) bool {
@@ -78,9 +88,9 @@ func CheckSupport(ifname string) error {
 	})
 	if err != nil {
 		if s := classify(err); s == ErrPermission {
-			return fmt.Errorf("%s: %w: loading an XDP program needs CAP_BPF (%v)", ifname, ErrPermission, err)
+			return fmt.Errorf("%s: %w: loading an XDP program needs CAP_BPF and CAP_NET_ADMIN (%v)", ifname, ErrPermission, errnoOf(err))
 		}
-		return fmt.Errorf("%s: %w: XDP program: %v", ifname, ErrNotSupported, err)
+		return fmt.Errorf("%s: %w: XDP program: %v", ifname, ErrNotSupported, errnoOf(err))
 	}
 	prog.Close()
 	if !hasCap(unix.CAP_NET_ADMIN) {
