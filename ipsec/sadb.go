@@ -38,9 +38,32 @@ type saTable struct {
 	mask    uint32
 }
 
-// saBucket is immutable once published.
+// saBucket is immutable once published. The first entries are inline, so
+// the usual bucket (at most one SA per bucket on average) is one allocation
+// and one cache miss away from the bucket array.
 type saBucket struct {
-	e []saEntry
+	inl  [bucketInline]saEntry
+	n    int       // entries used in inl
+	more []saEntry // entries past bucketInline, rare
+}
+
+const bucketInline = 2
+
+// fill sets b's entries to list.
+func (b *saBucket) fill(list []saEntry) {
+	b.n = copy(b.inl[:], list)
+	if len(list) > bucketInline {
+		b.more = append([]saEntry(nil), list[bucketInline:]...)
+	}
+}
+
+// appendTo appends b's entries to list.
+func (b *saBucket) appendTo(list []saEntry) []saEntry {
+	if b == nil {
+		return list
+	}
+	list = append(list, b.inl[:b.n]...)
+	return append(list, b.more...)
 }
 
 type saEntry struct {
@@ -80,20 +103,36 @@ func (db *SADB) Lookup(spi uint32, dst []byte) *InboundSA {
 		return nil
 	}
 	var any *InboundSA
-	for i := range b.e {
-		e := &b.e[i]
-		if e.spi != spi {
-			continue
+	for i := 0; i < b.n; i++ {
+		if sa, exact := b.inl[i].match(spi, dst); exact {
+			return sa
+		} else if sa != nil {
+			any = sa
 		}
-		if e.dstLen == 0 {
-			any = e.sa
-			continue
-		}
-		if int(e.dstLen) == len(dst) && string(e.dst[:e.dstLen]) == string(dst) {
-			return e.sa
+	}
+	for i := range b.more {
+		if sa, exact := b.more[i].match(spi, dst); exact {
+			return sa
+		} else if sa != nil {
+			any = sa
 		}
 	}
 	return any
+}
+
+// match returns e's SA if it matches spi and dst, and whether it matched
+// the destination exactly (rather than as a wildcard).
+func (e *saEntry) match(spi uint32, dst []byte) (*InboundSA, bool) {
+	if e.spi != spi {
+		return nil, false
+	}
+	if e.dstLen == 0 {
+		return e.sa, false
+	}
+	if int(e.dstLen) == len(dst) && string(e.dst[:e.dstLen]) == string(dst) {
+		return e.sa, true
+	}
+	return nil, false
 }
 
 func keyOf(spi uint32, dst netip.Addr) saEntry {
@@ -124,15 +163,14 @@ func (db *SADB) Insert(sa *InboundSA) error {
 	k := keyOf(sa.spi, sa.spec.Destination)
 	k.sa = sa
 	slot := db.tab.Load().bucketOf(k.spi)
-	old := slot.Load()
-	if old != nil {
-		for i := range old.e {
-			if old.e[i].sameKey(&k) {
-				return fmt.Errorf("insert SA %q (spi %#x): %w", sa.spec.Name, sa.spi, ErrDuplicateSA)
-			}
+	var tmp [4]saEntry
+	list := slot.Load().appendTo(tmp[:0])
+	for i := range list {
+		if list[i].sameKey(&k) {
+			return fmt.Errorf("insert SA %q (spi %#x): %w", sa.spec.Name, sa.spi, ErrDuplicateSA)
 		}
 	}
-	db.putLocked(slot, old, k, -1)
+	db.publishLocked(slot, append(list, k))
 	db.count.Add(1)
 	db.growLocked()
 	return nil
@@ -147,17 +185,20 @@ func (db *SADB) Replace(sa *InboundSA) (old *InboundSA) {
 	k := keyOf(sa.spi, sa.spec.Destination)
 	k.sa = sa
 	slot := db.tab.Load().bucketOf(k.spi)
-	b := slot.Load()
+	var tmp [4]saEntry
+	list := slot.Load().appendTo(tmp[:0])
 	at := -1
-	if b != nil {
-		for i := range b.e {
-			if b.e[i].sameKey(&k) {
-				at, old = i, b.e[i].sa
-				break
-			}
+	for i := range list {
+		if list[i].sameKey(&k) {
+			at, old = i, list[i].sa
+			list[i] = k
+			break
 		}
 	}
-	db.putLocked(slot, b, k, at)
+	if at < 0 {
+		list = append(list, k)
+	}
+	db.publishLocked(slot, list)
 	if at < 0 {
 		db.count.Add(1)
 		db.growLocked()
@@ -165,22 +206,17 @@ func (db *SADB) Replace(sa *InboundSA) (old *InboundSA) {
 	return old
 }
 
-// putLocked publishes a copy of bucket b with k replacing entry at, or
-// appended when at < 0.
+// publishLocked publishes a new bucket holding list (nil when empty).
 //
 // +checklocks:db.mu
-func (db *SADB) putLocked(slot *atomic.Pointer[saBucket], b *saBucket, k saEntry, at int) {
-	var e []saEntry
-	if b != nil {
-		e = make([]saEntry, len(b.e), len(b.e)+1)
-		copy(e, b.e)
+func (db *SADB) publishLocked(slot *atomic.Pointer[saBucket], list []saEntry) {
+	if len(list) == 0 {
+		slot.Store(nil)
+		return
 	}
-	if at >= 0 {
-		e[at] = k
-	} else {
-		e = append(e, k)
-	}
-	slot.Store(&saBucket{e: e})
+	b := new(saBucket)
+	b.fill(list)
+	slot.Store(b)
 }
 
 // Remove uninstalls and returns the SA with spi and destination dst (an
@@ -191,23 +227,14 @@ func (db *SADB) Remove(spi uint32, dst netip.Addr) *InboundSA {
 	defer db.mu.Unlock()
 	k := keyOf(spi, dst)
 	slot := db.tab.Load().bucketOf(spi)
-	b := slot.Load()
-	if b == nil {
-		return nil
-	}
-	for i := range b.e {
-		if !b.e[i].sameKey(&k) {
+	var tmp [4]saEntry
+	list := slot.Load().appendTo(tmp[:0])
+	for i := range list {
+		if !list[i].sameKey(&k) {
 			continue
 		}
-		old := b.e[i].sa
-		if len(b.e) == 1 {
-			slot.Store(nil)
-		} else {
-			e := make([]saEntry, 0, len(b.e)-1)
-			e = append(e, b.e[:i]...)
-			e = append(e, b.e[i+1:]...)
-			slot.Store(&saBucket{e: e})
-		}
+		old := list[i].sa
+		db.publishLocked(slot, append(list[:i], list[i+1:]...))
 		db.count.Add(-1)
 		return old
 	}
@@ -225,21 +252,31 @@ func (db *SADB) growLocked() {
 		return
 	}
 	nt := newSATable(2 * len(t.buckets))
-	// Collect the new buckets' entries first so each new bucket is built once.
-	lists := make([][]saEntry, len(nt.buckets))
+	// Gather every entry, sort them by new bucket (counting sort), and build
+	// all new buckets in one array: a handful of allocations per doubling.
+	all := make([]saEntry, 0, db.count.Load())
 	for i := range t.buckets {
-		b := t.buckets[i].Load()
-		if b == nil {
-			continue
-		}
-		for _, e := range b.e {
-			j := nt.index(e.spi)
-			lists[j] = append(lists[j], e)
-		}
+		all = t.buckets[i].Load().appendTo(all)
 	}
-	for j, l := range lists {
-		if l != nil {
-			nt.buckets[j].Store(&saBucket{e: l})
+	start := make([]int, len(nt.buckets)+1)
+	for i := range all {
+		start[nt.index(all[i].spi)+1]++
+	}
+	for j := 1; j < len(start); j++ {
+		start[j] += start[j-1]
+	}
+	sorted := make([]saEntry, len(all))
+	pos := append([]int(nil), start[:len(nt.buckets)]...)
+	for i := range all {
+		j := nt.index(all[i].spi)
+		sorted[pos[j]] = all[i]
+		pos[j]++
+	}
+	bk := make([]saBucket, len(nt.buckets))
+	for j := range bk {
+		if l := sorted[start[j]:start[j+1]]; len(l) > 0 {
+			bk[j].fill(l)
+			nt.buckets[j].Store(&bk[j])
 		}
 	}
 	db.tab.Store(nt)
@@ -258,13 +295,11 @@ func (db *SADB) Len() int { return int(db.count.Load()) }
 // meanwhile may or may not be visited. Control plane only.
 func (db *SADB) Range(fn func(*InboundSA) bool) {
 	t := db.tab.Load()
+	var list []saEntry
 	for i := range t.buckets {
-		b := t.buckets[i].Load()
-		if b == nil {
-			continue
-		}
-		for j := range b.e {
-			if !fn(b.e[j].sa) {
+		list = t.buckets[i].Load().appendTo(list[:0])
+		for j := range list {
+			if !fn(list[j].sa) {
 				return
 			}
 		}

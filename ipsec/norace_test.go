@@ -1,0 +1,6 @@
+//go:build !race
+
+package ipsec
+
+// raceEnabled shrinks slow tests under the race detector.
+const raceEnabled = false
