@@ -128,6 +128,7 @@ func (e *AVPError) Unwrap() error { return e.Err }
 type AVP struct {
 	Mandatory bool
 	Hidden    bool
+	Reserved  uint8 // the four reserved header bits; non-zero makes any AVP unrecognized
 	Vendor    uint16
 	Type      AVPType
 	Value     []byte

@@ -299,8 +299,9 @@ func ParseControl(b []byte, secret []byte) (*Message, error) {
 		mand := ah.flags&avpMandatory != 0
 		hidden := ah.flags&avpHidden != 0
 		val := b[off+avpHeaderLen : off+ah.length]
+		at := off
 		fail := func(e error) (*Message, error) {
-			return m, &AVPError{Vendor: ah.vendor, Type: ah.typ, Mandatory: mand, Offset: off, Err: e}
+			return m, &AVPError{Vendor: ah.vendor, Type: ah.typ, Mandatory: mand, Offset: at, Err: e}
 		}
 		if first {
 			// RFC 2661 section 4.4.1: the Message Type AVP comes first and is never hidden.
@@ -323,7 +324,8 @@ func ParseControl(b []byte, secret []byte) (*Message, error) {
 		off += ah.length
 		if ah.vendor != 0 || !ah.typ.known() || ah.flags&avpReserved != 0 {
 			// Section 4.1: reserved bits set make the AVP unrecognized.
-			m.Unknown = append(m.Unknown, AVP{Mandatory: mand, Hidden: hidden, Vendor: ah.vendor, Type: ah.typ, Value: val})
+			m.Unknown = append(m.Unknown, AVP{Mandatory: mand, Hidden: hidden, Reserved: uint8(ah.flags & avpReserved >> 10),
+				Vendor: ah.vendor, Type: ah.typ, Value: val})
 			continue
 		}
 		if hidden {
@@ -647,6 +649,7 @@ func (m *Message) Append(dst []byte, secret []byte, rnd io.Reader) ([]byte, erro
 			return dst[:start], &AVPError{Vendor: a.Vendor, Type: a.Type, Err: ErrValueTooLong}
 		}
 		dst = appendAVPHeader(dst, a.Mandatory, a.Hidden, a.Vendor, a.Type, len(a.Value))
+		dst[len(dst)-avpHeaderLen] |= a.Reserved & 0xf << 2 // bits 2-5 of the first byte
 		dst = append(dst, a.Value...)
 	}
 	if len(dst)-start > 0xffff {
