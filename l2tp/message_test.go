@@ -13,7 +13,7 @@ import (
 
 // readHex reads a testdata file of hex, skipping '#' comment lines and
 // whitespace.
-func readHex(t *testing.T, path string) []byte {
+func readHex(t testing.TB, path string) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
