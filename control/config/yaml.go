@@ -219,57 +219,106 @@ func (p *yamlParser) leaf(at *node, s *Schema, k, v *yaml.Node) {
 	}
 }
 
-// YAML renders the tree as YAML: mappings in tree order, leaf-lists as flow
-// sequences ([a, b]), two spaces a level.
+// YAML renders the tree as YAML: block mappings in tree order, two spaces
+// a level, leaf-lists as flow sequences ([a, b]), empty nodes as {}.
+//
+// The emitter is this package's own, not yaml.v3's Encoder: the tree's
+// shape is fixed and simple, and yaml.v3's emitter takes time quadratic in
+// the size of a long mapping (about a second for 10,000 rules). Scalars are
+// written plain when that is unambiguous YAML, else double-quoted with
+// JSON's escapes, which YAML's double-quoted style shares; the tests check
+// the output with yaml.v3 and with PyYAML.
 func (t *Tree) YAML(show Show) []byte {
 	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	// Encoding a tree of plain nodes cannot fail.
-	_ = enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{yamlMapping(t.root, show)}})
-	_ = enc.Close()
+	if len(t.root.kids) == 0 {
+		b.WriteString("{}\n")
+		return b.Bytes()
+	}
+	writeYAML(&b, t.root, 0, show)
 	return b.Bytes()
 }
 
-func yamlKey(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
-
-func yamlScalar(s *Schema, v string, show Show) *yaml.Node {
-	v = shown(s, v, show)
-	n := &yaml.Node{Kind: yaml.ScalarNode, Value: v}
-	switch strings.ToLower(v) {
-	case "", "~", "null":
-		// A plain scalar would read back as null.
-		n.Style = yaml.DoubleQuotedStyle
-	}
-	return n
-}
-
-func yamlMapping(n *node, show Show) *yaml.Node {
-	m := &yaml.Node{Kind: yaml.MappingNode}
+func writeYAML(b *bytes.Buffer, n *node, depth int, show Show) {
 	for _, k := range n.kids {
-		var v *yaml.Node
+		indent2(b, depth)
+		yamlScalar(b, k.name, false)
+		b.WriteByte(':')
 		switch k.sch.Kind {
 		case KindContainer:
-			v = yamlMapping(k, show)
+			writeYAMLBlock(b, k, depth, show)
 		case KindTag:
-			v = &yaml.Node{Kind: yaml.MappingNode}
+			b.WriteByte('\n')
 			for _, in := range k.kids {
-				v.Content = append(v.Content, yamlKey(in.name), yamlMapping(in, show))
+				indent2(b, depth+1)
+				yamlScalar(b, in.name, false)
+				b.WriteByte(':')
+				writeYAMLBlock(b, in, depth+1, show)
 			}
 		case KindLeaf:
-			v = yamlScalar(k.sch, k.vals[0], show)
+			b.WriteByte(' ')
+			yamlScalar(b, shown(k.sch, k.vals[0], show), false)
+			b.WriteByte('\n')
 		case KindLeafList:
-			v = &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
-			for _, x := range k.vals {
-				v.Content = append(v.Content, yamlScalar(k.sch, x, show))
+			b.WriteString(" [")
+			for i, v := range k.vals {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				yamlScalar(b, shown(k.sch, v, show), true)
 			}
+			b.WriteString("]\n")
 		}
-		m.Content = append(m.Content, yamlKey(k.name), v)
 	}
-	if len(m.Content) == 0 {
-		m.Style = yaml.FlowStyle
+}
+
+func writeYAMLBlock(b *bytes.Buffer, n *node, depth int, show Show) {
+	if len(n.kids) == 0 {
+		b.WriteString(" {}\n")
+		return
 	}
-	return m
+	b.WriteByte('\n')
+	writeYAML(b, n, depth+1, show)
+}
+
+func indent2(b *bytes.Buffer, depth int) {
+	for i := 0; i < depth; i++ {
+		b.WriteString("  ")
+	}
+}
+
+// yamlScalar writes v plain when YAML reads it back as the same string in
+// block (and, with flow set, flow) context, else double-quoted.
+func yamlScalar(b *bytes.Buffer, v string, flow bool) {
+	if plainOK(v, flow) {
+		b.WriteString(v)
+		return
+	}
+	var q bytes.Buffer
+	enc := json.NewEncoder(&q)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // a string always encodes
+	b.Write(bytes.TrimSuffix(q.Bytes(), []byte("\n")))
+}
+
+// plainOK is deliberately conservative: printable ASCII, no YAML indicator
+// first, no ": " or " #" inside, nothing that reads as null.
+func plainOK(v string, flow bool) bool {
+	if v == "" || v == "~" || strings.EqualFold(v, "null") {
+		return false
+	}
+	if strings.IndexByte("-?:,[]{}#&*!|>'\"%@`<= ", v[0]) >= 0 || v[len(v)-1] == ' ' || v[len(v)-1] == ':' {
+		return false
+	}
+	if strings.Contains(v, ": ") || strings.Contains(v, " #") {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c > 0x7e || (flow && strings.IndexByte(",[]{}", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // MarshalJSON renders the tree as JSON in the YAML's shape (every value a

@@ -1,9 +1,16 @@
 package config
 
 import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestYAMLEdgeCases(t *testing.T) {
@@ -144,5 +151,79 @@ func TestValueTypes(t *testing.T) {
 	}
 	if d, _ := parseDuration("1d"); d.Hours() != 24 {
 		t.Errorf("1d = %v", d)
+	}
+}
+
+// trickyText are descriptions that stress YAML scalar quoting: indicators,
+// comment and mapping look-alikes, quotes, null and non-ASCII.
+var trickyText = []string{
+	"a: b", "#x", "x #y", "-", "- a", "-a", "!x", "&a", "*a", "[a]", "{a}", "a,b", "?", ":", "a:", "%x", "@x", "`x",
+	"'q'", `"dq"`, `back\slash`, "<redacted>", "é ünïcode", " lead", "trail ", "=", "|", ">", "a\u2028b",
+	"null", "~", "", "yes", "100", "0x10", "1e5", "L2TP only in IPsec",
+}
+
+func trickyTree(t *testing.T) *Tree {
+	tr := New()
+	for i, s := range trickyText {
+		if err := tr.Set([]string{"firewall", "name", "X", "rule", strconv.Itoa(i + 1), "description", s}); err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+	}
+	return tr
+}
+
+func TestYAMLQuoting(t *testing.T) {
+	tr := trickyTree(t)
+	roundTrip(t, tr)
+	// yaml.v3 decoding our output into Go values (not nodes) agrees too.
+	var m map[string]map[string]map[string]map[string]map[string]map[string]string
+	if err := yaml.Unmarshal(tr.YAML(Revealed), &m); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range trickyText {
+		if got := m["firewall"]["name"]["X"]["rule"][strconv.Itoa(i+1)]["description"]; got != s {
+			t.Errorf("yaml.v3 reads %q back as %q", s, got)
+		}
+	}
+}
+
+func TestYAMLQuotingOracle(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import yaml").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("python3-yaml is required under CI: %v", err)
+		}
+		t.Skipf("python3 with PyYAML not available: %v", err)
+	}
+	// PyYAML is YAML 1.1: it types plain yes, 100, 0x10 and 1e5; those are
+	// left out, the rest must read back as the very same strings.
+	typed := map[string]bool{"yes": true, "100": true, "0x10": true, "1e5": true}
+	tr := New()
+	var want []string
+	for _, s := range trickyText {
+		if typed[s] {
+			continue
+		}
+		if err := tr.Set([]string{"firewall", "name", "X", "rule", strconv.Itoa(len(want) + 1), "description", s}); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, s)
+	}
+	f := filepath.Join(t.TempDir(), "q.yaml")
+	if err := os.WriteFile(f, tr.YAML(Revealed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(py, "-c", `import sys, json, yaml
+d = yaml.safe_load(open(sys.argv[1]))["firewall"]["name"]["X"]["rule"]
+print(json.dumps([d[k]["description"] for k in sorted(d)]))`, f).CombinedOutput()
+	if err != nil {
+		t.Fatalf("PyYAML: %v\n%s", err, out)
+	}
+	var got []string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("PyYAML reads:\n%q\nwant:\n%q", got, want)
 	}
 }
