@@ -21,6 +21,13 @@
 // highest recorded number (Top) is advanced before the word is written, so a
 // worker that sees a recycled word also sees the Top that pushed s out of the
 // window.
+//
+// Limit: tags keep 32 bits of the block number. A word left untouched while
+// the window moves 2^37 numbers ahead (only possible with ESN and a sender
+// that skips whole blocks 2^32 numbers at a time) can be mistaken for a
+// current one; its stale bits then refuse a fresh number. The error is only
+// ever a refusal, never an acceptance of a replay: a recorded number's word
+// never goes back to an older tag.
 package replay
 
 // Hot path: no allocation, no locks, no logging.
@@ -112,8 +119,8 @@ func (w *Window) Check(seq uint64) bool {
 	if seq == 0 {
 		return false // RFC 4303 3.3.3: the first packet carries 1; 0 is never sent
 	}
-	if t := w.top.Load(); seq+w.size <= t {
-		return false // left of the window
+	if w.leftOf(seq, w.top.Load()) {
+		return false
 	}
 	v := w.words[(seq>>blockShift)&w.mask].Load()
 	if uint32(v>>tagShift) == uint32(seq>>blockShift) && v&(1<<(seq&(blockBits-1))) != 0 {
@@ -149,7 +156,7 @@ func (w *Window) Update(seq uint64) bool {
 			// The word describes another block. If seq is still inside the
 			// window that block is older (see the package comment), so the
 			// word is recycled; otherwise the window moved past seq.
-			if seq+w.size <= w.top.Load() {
+			if w.leftOf(seq, w.top.Load()) {
 				return false
 			}
 			nw = uint64(tag)<<tagShift | bit
@@ -158,6 +165,13 @@ func (w *Window) Update(seq uint64) bool {
 			return true
 		}
 	}
+}
+
+// leftOf reports whether seq is left of the window whose top is t: at
+// least size below it. Written without seq+size, which would wrap for
+// sequence numbers near 2^64 (ESN).
+func (w *Window) leftOf(seq, t uint64) bool {
+	return seq <= t && t-seq >= w.size
 }
 
 // advance raises top to seq. One load when seq is not new (the common case

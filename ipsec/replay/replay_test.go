@@ -53,6 +53,31 @@ func TestReplayVectors(t *testing.T) {
 	}
 }
 
+// TestEndOfESNSpace: the window arithmetic must not wrap near 2^64 (a
+// draft-mcgrew-gcm-test-01 vector uses sequence number 2^64-1).
+func TestEndOfESNSpace(t *testing.T) {
+	const W = 64
+	w := New(W)
+	cases := []struct {
+		n    int
+		seq  uint64
+		want bool
+	}{
+		{1, 1<<64 - 2*W, true},
+		{2, 1<<64 - 2, true},
+		{3, 1<<64 - 1, true},
+		{4, 1<<64 - 2, false},
+		{5, 1<<64 - W, true}, // top-W+1
+		{6, 1<<64 - W - 1, false},
+		{7, 1<<64 - 2*W, false},
+	}
+	for _, c := range cases {
+		if got := w.Check(c.seq) && w.Update(c.seq); got != c.want {
+			t.Fatalf("case %d: seq %#x: got %v, want %v", c.n, c.seq, got, c.want)
+		}
+	}
+}
+
 // TestCheckDoesNotRecord makes sure a packet whose ICV fails (Check without
 // Update) leaves no trace, as RFC 4303 3.4.3 requires.
 func TestCheckDoesNotRecord(t *testing.T) {
