@@ -83,6 +83,7 @@ const (
 	ActionAccept
 )
 
+// String returns the action as written in the configuration.
 func (a Action) String() string {
 	if a == ActionAccept {
 		return "accept"
@@ -101,6 +102,8 @@ const (
 	MatchNone             // match-none (VyOS: match-none-in)
 )
 
+// String returns the condition as written in the configuration (any when
+// the rule has none).
 func (m IPsecMatch) String() string {
 	switch m {
 	case MatchIPsec:

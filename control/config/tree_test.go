@@ -372,3 +372,23 @@ func TestHelp(t *testing.T) {
 		t.Errorf("Help of an unknown path = %q", got)
 	}
 }
+
+func TestValueFallsBackToDefault(t *testing.T) {
+	tr := mustLoadFile(t, "testdata/lab.yaml")
+	for _, c := range []struct {
+		path, want string
+		ok         bool
+	}{
+		{"api socket", "/run/sluice/sluice.sock", true},     // default
+		{"metrics listen", "127.0.0.1:9477", true},          // default
+		{"interfaces eth0 driver", "mem", true},             // set
+		{"ipsec sa in-client1 replay-window", "1024", true}, // set
+		{"ipsec sa in-client1 pair", "out-client1", true},
+		{"api group", "", false}, // neither
+	} {
+		got, ok := tr.Value(cmd(c.path))
+		if got != c.want || ok != c.ok {
+			t.Errorf("Value(%s) = %q, %v; want %q, %v", c.path, got, ok, c.want, c.ok)
+		}
+	}
+}
