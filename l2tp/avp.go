@@ -116,10 +116,12 @@ type AVPError struct {
 	Err       error
 }
 
+// Error describes the attribute and the problem.
 func (e *AVPError) Error() string {
 	return fmt.Sprintf("l2tp: AVP %s (vendor %d) at offset %d: %v", e.Type, e.Vendor, e.Offset, e.Err)
 }
 
+// Unwrap returns the sentinel (ErrAVPLength, ErrHiddenNoRV, ...).
 func (e *AVPError) Unwrap() error { return e.Err }
 
 // AVP is one attribute as it appeared on the wire, after unhiding. It is

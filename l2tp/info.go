@@ -19,6 +19,7 @@ type Peer struct {
 	Binding string
 }
 
+// String returns "addr:port", with " via binding" when bound to an SA.
 func (p Peer) String() string {
 	if p.Binding == "" {
 		return p.Addr.String()
@@ -69,6 +70,7 @@ const (
 var reasonNames = [...]string{"", "peer-stopccn", "peer-cdn", "admin", "timeout", "auth-failed",
 	"protocol-error", "unknown-mandatory-avp", "malformed-avp", "tunnel-down", "replaced"}
 
+// String returns the reason as shown to operators ("peer-stopccn", ...).
 func (r CloseReason) String() string {
 	if int(r) < len(reasonNames) {
 		return reasonNames[r]
@@ -163,6 +165,7 @@ const (
 
 var tunnelStateNames = [...]string{"idle", "wait-ctl-conn", "established", "closing", "closed"}
 
+// String returns the state as shown to operators ("wait-ctl-conn", ...).
 func (s TunnelState) String() string {
 	if int(s) < len(tunnelStateNames) {
 		return tunnelStateNames[s]
@@ -183,6 +186,7 @@ const (
 
 var sessionStateNames = [...]string{"idle", "wait-connect", "established"}
 
+// String returns the state as shown to operators ("wait-connect", ...).
 func (s SessionState) String() string {
 	if int(s) < len(sessionStateNames) {
 		return sessionStateNames[s]

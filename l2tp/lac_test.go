@@ -144,7 +144,7 @@ func msg(t MessageType, f func(m *Message)) *Message {
 // order, advancing Nr over in-order messages.
 func (l *lac) recv() []*Message {
 	l.h.t.Helper()
-	var got, rest []*Message
+	var got []*Message
 	var keep []sentMsg
 	for _, s := range l.h.out {
 		if s.peer.Addr.Addr() != l.peer.Addr.Addr() {
@@ -164,7 +164,6 @@ func (l *lac) recv() []*Message {
 		}
 		got = append(got, m)
 	}
-	_ = rest
 	l.h.out = keep
 	l.inbox = append(l.inbox, got...)
 	return got

@@ -15,6 +15,23 @@ import (
 	"time"
 )
 
+// The LNS in one picture (RFC 2661 sections 5 to 7):
+//
+//	UDP/1701 payload ─► Server.Input(peer, payload, now)
+//	    ParseHeader ─► tunnel 0: SCCRQ ─► duplicate? token? limits? ─► new tunnel
+//	                 └► tunnel id ─► bound to this peer? ─► tunnel.input
+//	    tunnel.input: ParseControl ─► reliable.receive (Ns/Nr, acks, hold, re-ack)
+//	                  ─► in order: tunnel state machine ─► session state machine
+//	    replies ─► reliable.queueMsg (Ns, window, retransmission) ─► cfg.Send
+//	    transitions ─► cfg.Events (TunnelUp/Down, SessionUp/Down) ─► the dataplane's tables
+//	Server.Tick(now) at Server.NextDeadline(): retransmissions, delayed ZLBs,
+//	    HELLOs, set-up timeouts, release of closed tunnels (one timer heap)
+//
+// The caller owns sockets, clocks and encryption: control/ feeds Input with
+// what the dataplane punts (Peer.Binding = the inbound SA it arrived in),
+// encrypts what Send hands it with the paired outbound SA, and publishes
+// the events as session tables.
+
 // ServerConfig is the LNS's settings. control/config.LNSSpec maps onto it;
 // DefaultServerConfig fills what an operator leaves out.
 type ServerConfig struct {
@@ -158,6 +175,7 @@ type peerTunnelKey struct {
 
 func keyOf(p Peer) peerKey { return peerKey{p.Addr.Addr(), p.Binding} }
 
+// noEvents is the EventHandler used when the config has none.
 type noEvents struct{}
 
 func (noEvents) TunnelUp(TunnelEvent)     {}
@@ -517,7 +535,8 @@ func (s *Server) Sessions() []SessionInfo {
 	return out
 }
 
-// timerHeap orders tunnels by deadline (container/heap).
+// timerHeap orders tunnels by deadline; its methods implement
+// heap.Interface and are only called through container/heap.
 type timerHeap []*tunnel
 
 func (h timerHeap) Len() int           { return len(h) }

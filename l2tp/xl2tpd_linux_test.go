@@ -212,6 +212,9 @@ func startXl2tpd(t *testing.T, ns string, lnsAddr netip.Addr, secret string) *la
 	xl2tpd := requireTool(t, "xl2tpd")
 	requireTool(t, "unshare")
 	if _, err := os.Stat("/usr/bin/python3"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("/usr/bin/python3 missing for the fake pppd")
+		}
 		t.Skip("/usr/bin/python3 missing for the fake pppd")
 	}
 	fake, err := filepath.Abs("testdata/xl2tpd/fake-pppd")
