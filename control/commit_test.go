@@ -80,10 +80,10 @@ func TestCommitRefusedChangesNothing(t *testing.T) {
 	before, gen := c.Running(), dp.Tables().Gen
 	bad := mustTree(t, labYAML(1))
 	for _, cmd := range []string{
-		"delete ipsec sa in-c1 spi",                        // required leaf gone
-		"set firewall interface eth0 local NOPE",           // no such ruleset
-		"set l2tp static tunnel 9 peer-tunnel 9",           // fine on its own
-		"set l2tp static tunnel 9 sa in-missing",           // no such SA
+		"delete ipsec sa in-c1 spi",                         // required leaf gone
+		"set firewall interface eth0 local NOPE",            // no such ruleset
+		"set l2tp static tunnel 9 peer-tunnel 9",            // fine on its own
+		"set l2tp static tunnel 9 sa in-missing",            // no such SA
 		"set ipsec sa in-c1 enc-key 0x0102030405060708090a", // 10 bytes: wrong length for aes128gcm16
 	} {
 		if err := bad.Set(strings.Fields(cmd)[1:]); err != nil && !strings.HasPrefix(cmd, "delete") {

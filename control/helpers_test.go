@@ -23,7 +23,9 @@ import (
 // Lab addresses: the box is 10.99.0.1 on eth0; client i is 10.99.1.i.
 var boxAddr = netip.MustParseAddr("10.99.0.1")
 
-func clientAddr(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 99, byte(1 + i/250), byte(1 + i%250)}) }
+func clientAddr(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{10, 99, byte(1 + i/250), byte(1 + i%250)})
+}
 
 // keyHex returns a distinct 20-byte AES-128-GCM key+salt for SA i, as
 // 0x-hex (what an operator writes).
