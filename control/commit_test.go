@@ -86,13 +86,13 @@ func TestCommitRefusedChangesNothing(t *testing.T) {
 		"set l2tp static tunnel 9 sa in-missing",            // no such SA
 		"set ipsec sa in-c1 enc-key 0x0102030405060708090a", // 10 bytes: wrong length for aes128gcm16
 	} {
-		if err := bad.Set(strings.Fields(cmd)[1:]); err != nil && !strings.HasPrefix(cmd, "delete") {
-			t.Fatalf("%s: %v", cmd, err)
+		f := strings.Fields(cmd)
+		do := bad.Set
+		if f[0] == "delete" {
+			do = bad.Delete
 		}
-		if strings.HasPrefix(cmd, "delete") {
-			if err := bad.Delete(strings.Fields(cmd)[1:]); err != nil {
-				t.Fatalf("%s: %v", cmd, err)
-			}
+		if err := do(f[1:]); err != nil {
+			t.Fatalf("%s: %v", cmd, err)
 		}
 	}
 	_, err := c.Commit(bad, "mallory", "")
