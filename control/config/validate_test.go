@@ -84,7 +84,7 @@ func TestValidationReportsPath(t *testing.T) {
 		{"inbound SA to a foreign address", []string{"set ipsec sa in-client1 destination 10.99.0.9"},
 			"ipsec sa in-client1 destination", "10.99.0.9 is not an address of any interface", 0},
 		{"replay window range", []string{"set ipsec sa in-client1 replay-window 100000"},
-			"ipsec sa in-client1 replay-window", "out of range 0-65536", 0},
+			"ipsec sa in-client1 replay-window", "out of range 0-4096", 0},
 		{"soft lifetime above hard", []string{"set ipsec sa in-client1 life rekey-time 1h", "set ipsec sa in-client1 life life-time 30m"},
 			"ipsec sa in-client1 life rekey-time", "1h must be less than life-time 30m", 0},
 		{"byte size suffix", []string{"set ipsec sa in-client1 life life-bytes 10X"},
