@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"github.com/sluicenet/sluice/ipsec"
-	"github.com/sluicenet/sluice/ipsec/replay"
 )
 
 // The schema: every node of the configuration tree, declared once. Defaults
@@ -111,7 +110,7 @@ var saNodes = []*Schema{
 		Help: "Integrity key, CBC+HMAC suites only"},
 	{Name: "esn", Kind: KindLeaf, Type: TypeBool, Default: "false",
 		Help: "64-bit extended sequence numbers (RFC 4303 section 2.2.1)"},
-	{Name: "replay-window", Kind: KindLeaf, Type: TypeUint, Min: 0, Max: replay.MaxSize, Default: strconv.Itoa(ipsec.DefaultReplayWindow),
+	{Name: "replay-window", Kind: KindLeaf, Type: TypeUint, Min: 0, Max: ipsec.MaxReplayWindow, Default: strconv.Itoa(ipsec.DefaultReplayWindow),
 		Help: "Anti-replay window in packets (RFC 4303 section 3.4.3); 0 disables anti-replay"},
 	{Name: "pair", Kind: KindLeaf, Type: TypeName, Ref: "ipsec sa",
 		Help: "Outbound SA that carries our replies (inbound SAs only)"},
