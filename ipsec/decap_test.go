@@ -500,3 +500,50 @@ func udp6Packet(size int) []byte {
 	be.PutUint16(p[44:], uint16(8+size))
 	return p
 }
+
+// TestCountersMove drives the packed per-packet counter across its move into
+// the totals while other goroutines add and a reader samples: no packet or
+// byte may be lost or counted twice, and no sample may go backwards.
+func TestCountersMove(t *testing.T) {
+	var sa saCommon
+	sa.life = newLimits(Lifetime{})
+	var c counters
+	const workers, each = 4, 20000
+	// Start just below the packet threshold so moves happen during the run.
+	pre := uint64(flushPackets>>recentShift) - 10
+	c.recent.Store(pre<<recentShift | 1000)
+	var wg sync.WaitGroup
+	var stop atomic.Bool
+	var backwards atomic.Bool
+	go func() {
+		var lp, lb uint64
+		for !stop.Load() {
+			p, b := c.totals()
+			if p < lp || b < lb {
+				backwards.Store(true)
+			}
+			lp, lb = p, b
+		}
+	}()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				sa.account(&c, 3)
+			}
+		}()
+	}
+	wg.Wait()
+	stop.Store(true)
+	p, b := c.totals()
+	if p != pre+workers*each || b != 1000+3*workers*each {
+		t.Fatalf("totals %d packets %d bytes, want %d and %d", p, b, pre+workers*each, 1000+3*workers*each)
+	}
+	if c.packets.Load() == 0 {
+		t.Fatal("no move happened")
+	}
+	if backwards.Load() {
+		t.Fatal("a reader saw the counters go backwards")
+	}
+}

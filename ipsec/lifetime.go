@@ -27,8 +27,17 @@ func (sa *saCommon) checkTime(c *counters, now int64) bool {
 // packet and byte lifetimes. The packet that reaches a hard limit is the
 // last one accepted (as Linux xfrm does: the check precedes the packet).
 func (sa *saCommon) account(c *counters, n int) {
-	p := c.packets.Add(1)
-	b := c.bytes.Add(uint64(n))
+	r := c.recent.Add(1<<recentShift | uint64(n))
+	if r >= flushPackets || r&recentBytesMask >= flushBytes {
+		c.flush()
+	}
+	if !sa.life.counted {
+		return
+	}
+	// Approximate under a concurrent move (it may count r twice for an
+	// instant): lifetimes tolerate that, Stats uses totals().
+	p := c.packets.Load() + r>>recentShift
+	b := c.bytes.Load() + r&recentBytesMask
 	if p < sa.life.minPkts && b < sa.life.minBytes {
 		return
 	}
@@ -38,6 +47,20 @@ func (sa *saCommon) account(c *counters, n int) {
 	if p >= sa.life.hardPkts || b >= sa.life.hardBytes {
 		sa.expire(c, stateHard)
 	}
+}
+
+// flush moves recent into the totals. One worker wins the seqlock; the
+// others go on adding to recent, which the subtraction leaves in place.
+func (c *counters) flush() {
+	g := c.flushGen.Load()
+	if g&1 != 0 || !c.flushGen.CompareAndSwap(g, g+1) {
+		return
+	}
+	r := c.recent.Load()
+	c.recent.Add(-r)
+	c.packets.Add(r >> recentShift)
+	c.bytes.Add(r & recentBytesMask)
+	c.flushGen.Add(1)
 }
 
 // expire sets a lifetime bit and tells the hook once per bit. Reaching the
