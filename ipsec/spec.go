@@ -102,6 +102,7 @@ const (
 	Out
 )
 
+// String returns the config spelling ("in" or "out").
 func (d Direction) String() string {
 	if d == Out {
 		return "out"
@@ -118,6 +119,7 @@ const (
 	Tunnel
 )
 
+// String returns the config spelling ("transport" or "tunnel").
 func (m Mode) String() string {
 	if m == Tunnel {
 		return "tunnel"
@@ -134,6 +136,7 @@ const (
 	EncapUDP                       // ESP in UDP, RFC 3948
 )
 
+// String returns the config spelling ("none" or "udp").
 func (e Encapsulation) String() string {
 	if e == EncapUDP {
 		return "udp"
