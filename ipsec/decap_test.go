@@ -386,6 +386,14 @@ func TestLifetimes(t *testing.T) {
 				t.Fatalf("ESN past 2^32: got %v", r)
 			}
 		}
+		// ...until 2^64-1, the last number.
+		out.seq.Store(math.MaxUint64 - 1)
+		if _, r := encapPacket(out, pkt, 0); r != OK {
+			t.Fatalf("ESN seq 2^64-1: got %v", r)
+		}
+		if _, r := encapPacket(out, pkt, 0); r != ResultExpired {
+			t.Fatalf("ESN past 2^64-1: got %v, want esp-sa-expired", r)
+		}
 	})
 }
 

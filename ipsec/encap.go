@@ -97,8 +97,10 @@ func (sa *OutboundSA) Encap(buf []byte, off, n int, now int64) (newOff, newN int
 		return 0, 0, ResultExpired
 	}
 	seq := sa.seq.Add(1)
-	if !sa.esn && seq > math.MaxUint32 {
-		// RFC 4303 3.3.3: without ESN the counter must not cycle.
+	if seq == 0 || !sa.esn && seq > math.MaxUint32 {
+		// RFC 4303 3.3.3: the counter must not cycle, at 2^32 without ESN,
+		// at 2^64 with it. The SA is hard-expired from here on, so later
+		// calls are refused before they take a number.
 		sa.expire(c, stateHard)
 		c.expired.Add(1)
 		return 0, 0, ResultExpired
