@@ -4,7 +4,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"os"
 )
@@ -18,9 +17,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return replayMain(args[1:], stdout, stderr)
 	}
 	return daemonMain(args, stdout, stderr)
-}
-
-func daemonMain(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "sluiced: the live daemon is not built yet (TODO(#3)); use `sluiced replay`")
-	return 2
 }
