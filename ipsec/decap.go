@@ -8,7 +8,8 @@ package ipsec
 // buf[ipOff:end] is the outer IP packet: IPv4 (options allowed) or IPv6 whose
 // fixed header is followed directly by ESP (protocol 50) or by the NAT-T UDP
 // header (protocol 17, RFC 3948); the ESP header starts at espOff, which must
-// be right after the IP header, or right after the UDP header. now is
+// be right after the IP header, or right after the UDP header. IPv4
+// fragments are refused (RFC 4303 3.4.1: ESP sees reassembled packets). now is
 // monotonic nanoseconds, read once per burst by the worker; time lifetimes
 // use it.
 //
@@ -50,6 +51,11 @@ func (sa *InboundSA) Decap(buf []byte, ipOff, espOff, end int, now int64) (off, 
 	case 4:
 		hl = int(buf[ipOff]&0x0f) * 4
 		proto = buf[ipOff+v4Proto]
+		if be.Uint16(buf[ipOff+v4Flags:])&v4FragMask != 0 {
+			// RFC 4303 3.4.1: ESP sees reassembled packets only; a fragment
+			// is discarded (and is no authentication failure).
+			return sa.malformed()
+		}
 	case 6:
 		if espOff-ipOff < ipv6HdrLen {
 			return sa.malformed()

@@ -19,6 +19,7 @@ const (
 	v4Src      = 12
 	v4Dst      = 16
 	v4DF       = 0x40
+	v4FragMask = 0x3fff // MF flag and fragment offset
 
 	v6PayloadLen = 4
 	v6NextHdr    = 6
