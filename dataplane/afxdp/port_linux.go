@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"reflect"
 	"strings"
 	"sync"
@@ -184,6 +185,7 @@ func newSocket(ifindex int, o Options) (*xdp.Socket, error) {
 	deadline := time.Now().Add(bindRetry)
 	for delay := time.Millisecond; ; delay *= 2 {
 		socketMu.Lock()
+		before := socketMaps()
 		xdp.DefaultSocketFlags = unix.XDP_USE_NEED_WAKEUP
 		if o.ZeroCopy == ZeroCopyOff {
 			xdp.DefaultSocketFlags |= unix.XDP_COPY
@@ -200,6 +202,9 @@ func newSocket(ifindex int, o Options) (*xdp.Socket, error) {
 			TxRingNumDescs:         o.TxRingSize,
 		})
 		xdp.DefaultSocketFlags = 0
+		if err != nil {
+			unmapLeaked(before)
+		}
 		socketMu.Unlock()
 		// asavie formats errors with %v, so the bind step is recognised by
 		// its message; anything else fails at once.
@@ -207,6 +212,44 @@ func newSocket(ifindex int, o Options) (*xdp.Socket, error) {
 			return sock, err
 		}
 		time.Sleep(delay)
+	}
+}
+
+// socketMap is one memory mapping of a socket, from /proc/self/maps.
+type socketMap struct{ start, end uintptr }
+
+// socketMaps lists the process's mappings of sockets ("socket:[inode]").
+func socketMaps() map[socketMap]bool {
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return nil
+	}
+	out := map[socketMap]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.Contains(line, " socket:[") {
+			continue
+		}
+		var m socketMap
+		if _, err := fmt.Sscanf(line, "%x-%x", &m.start, &m.end); err == nil {
+			out[m] = true
+		}
+	}
+	return out
+}
+
+// unmapLeaked unmaps the socket mappings that appeared since before. When
+// asavie's NewSocket fails after mapping the rings (a refused bind), it
+// closes the socket but leaves the ring mappings, and it returns no socket
+// to unmap them through; they are the only socket mappings made since
+// before, because socketMu serializes socket creation in this package.
+func unmapLeaked(before map[socketMap]bool) {
+	if before == nil {
+		return
+	}
+	for m := range socketMaps() {
+		if !before[m] {
+			unix.Syscall(unix.SYS_MUNMAP, m.start, m.end-m.start, 0)
+		}
 	}
 }
 
