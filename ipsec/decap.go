@@ -172,10 +172,13 @@ func (sa *InboundSA) Decap(buf []byte, ipOff, espOff, end int, now int64) (off, 
 	h := buf[off:ctStart]
 	copy(h, hdr[:hl])
 	if v6 {
+		if pl > maxLen16 {
+			return sa.malformed() // no jumbograms (RFC 2675)
+		}
 		h[v6NextHdr] = nh
 		be.PutUint16(h[v6PayloadLen:], uint16(pl))
 	} else {
-		if hl+pl > maxIPv4Total {
+		if hl+pl > maxLen16 {
 			return sa.malformed()
 		}
 		setIPv4ProtoLen(h, nh, uint16(hl+pl))

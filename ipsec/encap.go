@@ -87,7 +87,7 @@ func (sa *OutboundSA) Encap(buf []byte, off, n int, now int64) (newOff, newN int
 		return 0, 0, ResultNoRoom
 	}
 	newN = end - newOff
-	if !outer6 && newN > maxIPv4Total || outer6 && newN-ipv6HdrLen > math.MaxUint16 {
+	if !outer6 && newN > maxLen16 || outer6 && newN-ipv6HdrLen > math.MaxUint16 {
 		return sa.malformed()
 	}
 

@@ -94,16 +94,16 @@ func (e ESP) Seq() uint32 { return binary.BigEndian.Uint32(e[espSeq:]) }
 
 // IP protocol numbers ESP deals with.
 const (
-	protoIPv4    = 4
-	protoTCP     = 6
-	protoUDP     = 17
-	protoIPv6    = 41
-	protoESP     = 50
-	protoNoNext  = 59 // RFC 4303 2.6: dummy packet, discarded
-	ipv4MinHdr   = 20
-	ipv6HdrLen   = 40
-	udpHdrLen    = 8
-	nattPort     = 4500 // RFC 3948 default port for both ends
-	defaultTTL   = 64
-	maxIPv4Total = 0xffff
+	protoIPv4   = 4
+	protoTCP    = 6
+	protoUDP    = 17
+	protoIPv6   = 41
+	protoESP    = 50
+	protoNoNext = 59 // RFC 4303 2.6: dummy packet, discarded
+	ipv4MinHdr  = 20
+	ipv6HdrLen  = 40
+	udpHdrLen   = 8
+	nattPort    = 4500 // RFC 3948 default port for both ends
+	defaultTTL  = 64
+	maxLen16    = 0xffff // the largest IPv4 total length and IPv6 payload length
 )
