@@ -293,3 +293,17 @@ func TestShards(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestReplayWindowIsLive is the negative control of TestFreshSeqReplay:
+// with the same config but the templates' own, repeating sequence numbers,
+// the dataplane must drop the repeats as esp-replay, so the window the
+// fresh numbers get through is really checked.
+func TestReplayWindowIsLive(t *testing.T) {
+	g := mustGen(t, Scenario{SAs: 1, Seed: 3})
+	g.sc.ReplayWindow = 64 // the config now has a window; the frames still repeat
+	_, got := runDataplane(t, g, 200)
+	if got.Drop(dataplane.DropESPReplay) != 199 || got[dataplane.StatDelivered] != 1 {
+		t.Fatalf("delivered %d, esp-replay %d; want 1 and 199 (one template sent 200 times)",
+			got[dataplane.StatDelivered], got.Drop(dataplane.DropESPReplay))
+	}
+}

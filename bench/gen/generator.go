@@ -35,7 +35,8 @@ type Generator struct {
 	kindSched []Kind
 	sizeSched []uint8
 	fresh     bool
-	espOff    int // offset of the ESP header in ESP frames
+	v6natt    bool // NAT-T over IPv6: patches must keep the UDP checksum right
+	espOff    int  // offset of the ESP header in ESP frames
 	icvLen    int
 	maxFrame  int
 
@@ -79,6 +80,7 @@ func New(sc Scenario) (*Generator, error) {
 	if sc.NATT {
 		g.espOff += udpHdrLen
 	}
+	g.v6natt = sc.NATT && sc.IPv6
 	if err := g.build(); err != nil {
 		return nil, err
 	}
@@ -224,7 +226,11 @@ func (g *Generator) normalise(f []byte, i, z int) error {
 		return err
 	}
 	g.shift[i*(len(g.sizes)+1)+z] = w
+	orig := append([]byte(nil), f...)
 	reseq(esp, be.Uint32(esp[4:]), 0, w)
+	if g.v6natt {
+		g.fixUDPChecksum(f, orig)
+	}
 	return nil
 }
 
