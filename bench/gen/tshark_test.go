@@ -27,12 +27,12 @@ import (
 // Wireshark 4.0 cannot decrypt ChaCha20-Poly1305 (scapy does, in
 // scapy_test.go): tshark checks only its outer headers.
 var tsharkAlgos = map[ipsec.Proposal][2]string{
-	ipsec.AES128GCM16:      {"AES-GCM with 16 octet ICV [RFC4106]", "NULL"},
-	ipsec.AES256GCM16:      {"AES-GCM with 16 octet ICV [RFC4106]", "NULL"},
-	ipsec.AES128SHA1:       {"AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]"},
-	ipsec.AES256SHA1:       {"AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]"},
-	ipsec.AES128SHA256:     {"AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]"},
-	ipsec.AES256SHA256:     {"AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]"},
+	ipsec.AES128GCM16:  {"AES-GCM with 16 octet ICV [RFC4106]", "NULL"},
+	ipsec.AES256GCM16:  {"AES-GCM with 16 octet ICV [RFC4106]", "NULL"},
+	ipsec.AES128SHA1:   {"AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]"},
+	ipsec.AES256SHA1:   {"AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]"},
+	ipsec.AES128SHA256: {"AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]"},
+	ipsec.AES256SHA256: {"AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]"},
 }
 
 var tsharkFields = []string{
