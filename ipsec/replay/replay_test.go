@@ -236,7 +236,7 @@ func (m *model) accept(s uint64) bool {
 		}
 		return true
 	}
-	if s == 0 || m.seen[s] || s+m.size <= m.highest {
+	if s == 0 || m.seen[s] || s <= m.highest && m.highest-s >= m.size {
 		return false
 	}
 	m.seen[s] = true
