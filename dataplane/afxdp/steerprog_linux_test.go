@@ -15,9 +15,11 @@ import (
 
 // steerHarness runs the steering program with BPF_PROG_TEST_RUN. The
 // program is loaded but not attached anywhere, so only test runs move its
-// counters; a real socket is registered for queue 0 (the queue test runs
-// report), so a steered frame returns XDP_REDIRECT instead of the
-// XDP_PASS fallback.
+// counters; a real socket, bound to lo in a private namespace, is
+// registered for queue 0 (the queue test runs report), so a steered frame
+// returns XDP_REDIRECT instead of the XDP_PASS fallback. The private
+// namespace dies with the process, so a fuzzing worker killed without its
+// cleanups leaves nothing behind.
 type steerHarness struct {
 	tb        testing.TB
 	prog      *Program
@@ -27,11 +29,16 @@ type steerHarness struct {
 
 func newSteerHarness(tb testing.TB) *steerHarness {
 	dptest.RequireRoot(tb)
-	lab := dptest.NewVethLab(tb, nil)
-	prog := loadIn(tb, lab.Server.NS, lab.Server.If, ProgramOptions{}, false, ModeAuto)
-	o := DefaultOptions(lab.Server.If)
+	ns, err := dptest.NewPrivateNetns()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ns.Delete() })
+	prog := loadIn(tb, ns, "lo", ProgramOptions{}, false, ModeAuto)
+	o := DefaultOptions("lo")
 	o.Program = prog
-	openIn(tb, lab.Server.NS, o)
+	o.NumFrames, o.FillRingSize, o.RxRingSize, o.TxRingSize, o.CompletionRingSize = 128, 32, 32, 32, 32
+	openIn(tb, ns, o)
 	return &steerHarness{tb: tb, prog: prog}
 }
 
