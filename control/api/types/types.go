@@ -173,6 +173,33 @@ type L2TPTunnel struct {
 	State       string    `json:"state"`
 	Sessions    int       `json:"sessions"`
 	Established time.Time `json:"established,omitzero"`
+	// UptimeSeconds is how long an LNS tunnel has been established.
+	UptimeSeconds float64 `json:"uptime-seconds,omitempty"`
+	// Reason says why a closing LNS tunnel went down (peer-stopccn,
+	// timeout, admin, ...).
+	Reason string `json:"reason,omitempty"`
+	// Control holds an LNS tunnel's control-connection counters.
+	Control *L2TPControl `json:"control,omitempty"`
+}
+
+// L2TPControl is one LNS tunnel's control connection counters (RFC 2661
+// section 5.8 reliable delivery and the messages it carried).
+type L2TPControl struct {
+	RxMessages  uint64 `json:"rx-messages"` // delivered in order, ZLBs not included
+	TxMessages  uint64 `json:"tx-messages"`
+	RxZLB       uint64 `json:"rx-zlb"`
+	TxZLB       uint64 `json:"tx-zlb"`
+	Retransmits uint64 `json:"retransmits"`
+	Duplicates  uint64 `json:"duplicates"`
+	OutOfOrder  uint64 `json:"out-of-order"`
+	OutOfWindow uint64 `json:"out-of-window"`
+	HellosSent  uint64 `json:"hellos-sent"`
+	HellosAcked uint64 `json:"hellos-acked"`
+	Malformed   uint64 `json:"malformed"`
+	Unexpected  uint64 `json:"unexpected"`
+	Refused     uint64 `json:"refused-calls"`
+	Outstanding int    `json:"outstanding"` // our messages not yet acknowledged
+	PeerWindow  int    `json:"peer-window"`
 }
 
 // L2TPSession is one entry of GET /v1/l2tp/sessions.
@@ -187,6 +214,12 @@ type L2TPSession struct {
 	Established   time.Time `json:"established,omitzero"`
 	Packets       uint64    `json:"packets"` // data messages delivered
 	Bytes         uint64    `json:"bytes"`
+	// CallSerial is an LNS session's Call Serial Number (RFC 2661 4.4.4).
+	CallSerial uint32 `json:"call-serial,omitempty"`
+	// TxPackets and TxBytes count data messages sent to the peer: sluice
+	// does not terminate PPP, so it sends none and they stay 0.
+	TxPackets uint64 `json:"tx-packets"`
+	TxBytes   uint64 `json:"tx-bytes"`
 }
 
 // Revision is one committed configuration in GET /v1/config/history.
