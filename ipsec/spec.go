@@ -3,7 +3,6 @@ package ipsec
 import (
 	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -144,9 +143,10 @@ func (e Encapsulation) String() string {
 	return "none"
 }
 
-// Key is secret key material. It never prints: String, Format, LogValue and
-// the text/JSON marshalers all redact it, so a Key can be logged or put in an
-// API response by mistake without leaking.
+// Key is secret key material. It never prints: String, Format and the
+// text/JSON marshalers all redact it, so a Key can be logged or put in an
+// API response by mistake without leaking. (log/slog's text and JSON
+// handlers use MarshalText for such values, so ipsec need not import slog.)
 type Key []byte
 
 const redacted = "<redacted>"
@@ -159,9 +159,6 @@ func (k Key) GoString() string { return redacted }
 
 // Format makes every fmt verb (%x included) print the placeholder.
 func (k Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
-
-// LogValue redacts the key in log/slog output.
-func (k Key) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // MarshalText redacts the key in JSON, YAML and text encodings.
 func (k Key) MarshalText() ([]byte, error) { return []byte(redacted), nil }

@@ -92,6 +92,7 @@ func TestKeysNeverPrinted(t *testing.T) {
 	js, _ := json.Marshal(in.Spec())
 	var logged strings.Builder
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("sa", "spec", in.Spec(), "key", in.Spec().EncKey)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("sa", "spec", in.Spec(), "key", in.Spec().EncKey, "auth", in.Spec().AuthKey)
 	outputs := []string{
 		fmt.Sprint(in), fmt.Sprintf("%v %+v %#v %x %s", in.Spec(), in.Spec(), in.Spec(), in.Spec().EncKey, in.Spec().AuthKey),
 		fmt.Sprintf("%+v", in.Stats()), string(js), logged.String(),
