@@ -48,8 +48,13 @@ type Builder struct {
 	outbound map[string]*ipsec.OutboundSA
 	rulesets map[string]*dataplane.RuleSet
 	sessions map[uint32]*dataplane.Session
-	cfg      *config.Config
-	opts     []ipsec.Option
+	// dynamic holds the sessions the L2TP network server negotiated, as
+	// last published (see l2tpdyn.go). A commit keeps them beside the
+	// static ones; sessions stays static only (operator views list the
+	// dynamic ones through L2TPInfo).
+	dynamic map[uint32]*dataplane.Session
+	cfg     *config.Config
+	opts    []ipsec.Option
 }
 
 // NewBuilder returns a builder with an empty SA database. opts are applied
@@ -61,6 +66,7 @@ func NewBuilder(opts ...ipsec.Option) *Builder {
 		outbound: map[string]*ipsec.OutboundSA{},
 		rulesets: map[string]*dataplane.RuleSet{},
 		sessions: map[uint32]*dataplane.Session{},
+		dynamic:  map[uint32]*dataplane.Session{},
 		opts:     opts,
 	}
 }
@@ -74,6 +80,7 @@ type Plan struct {
 	outbound map[string]*ipsec.OutboundSA
 	rulesets map[string]*dataplane.RuleSet
 	sessions map[uint32]*dataplane.Session
+	dynamic  map[uint32]*dataplane.Session
 	added    []*ipsec.InboundSA // new or changed inbound SAs to put in the SADB
 	removed  []*ipsec.InboundSA // inbound SAs no longer configured (or replaced)
 }
@@ -89,6 +96,7 @@ func (b *Builder) Prepare(cfg *config.Config) (*Plan, error) {
 		outbound: map[string]*ipsec.OutboundSA{},
 		rulesets: map[string]*dataplane.RuleSet{},
 		sessions: map[uint32]*dataplane.Session{},
+		dynamic:  map[uint32]*dataplane.Session{},
 	}
 	var errs []error
 	for _, name := range sortedKeys(cfg.SAs) {
@@ -192,6 +200,7 @@ func (b *Builder) Prepare(cfg *config.Config) (*Plan, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	b.keepDynamic(p, t)
 	p.tables = t
 	return p, nil
 }
@@ -210,6 +219,7 @@ func (b *Builder) Apply(p *Plan, dp *dataplane.Dataplane) {
 		b.sadb.Remove(spec.SPI, spec.Destination)
 	}
 	b.inbound, b.outbound, b.rulesets, b.sessions, b.cfg = p.inbound, p.outbound, p.rulesets, p.sessions, p.cfg
+	b.dynamic = p.dynamic
 }
 
 // Inbound returns the runtime inbound SA named name (nil if none).
