@@ -81,7 +81,7 @@ func (p *Port) Flood(templates [][]byte, stop *atomic.Bool, sent *atomic.Uint64)
 	}
 	start := p.txCompleted.Load()
 	last := start
-	for !stop.Load() {
+	for !stop.Load() && !p.closed.Load() { // Close waits for Flood to return
 		p.reap()
 		n := p.tx.producible(uint32(len(p.free)))
 		if n > uint32(len(p.free)) {

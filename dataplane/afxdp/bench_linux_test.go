@@ -3,139 +3,97 @@ package afxdp
 import (
 	"fmt"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/dataplane"
 	"github.com/sluicenet/sluice/dataplane/dptest"
 )
 
-// benchLab is a veth lab with a receiving port on the server end and a
-// flooding TX-only port on the client end.
-type benchLab struct {
-	lab     *dptest.VethLab
-	rx      *Port
-	tx      *Port
-	stop    atomic.Bool
-	sent    atomic.Uint64
-	done    chan error
-	started time.Time
+// The lab's two CPUs: the sender (and with it the kernel's receive work)
+// on one, the receiving loop on the other.
+const (
+	senderCPU   = 0
+	receiverCPU = 1
+)
+
+// flood is a TX-only AF_XDP port flooding a lab's server end.
+type flood struct {
+	tx   *Port
+	stop atomic.Bool
+	sent atomic.Uint64
+	done chan error
 }
 
-// startBenchLab opens the server port with o's program choice, then starts
-// the flood of size-byte UDP/4500 frames (Ethernet header included, FCS
-// not) from the client.
-func startBenchLab(b *testing.B, o Options, size int) *benchLab {
+// startFlood starts a flood of size-byte UDP/4500 frames (Ethernet header
+// included, FCS not) from the client end to dst, on a thread pinned to
+// senderCPU; it stops in b.Cleanup.
+func startFlood(b *testing.B, lab *dptest.VethLab, dst net.IP, size int) *flood {
 	b.Helper()
-	bl := &benchLab{lab: dptest.NewVethLab(b, nil), done: make(chan error, 1)}
-	o.Ifname = bl.lab.Server.If
-	bl.rx = openIn(b, bl.lab.Server.NS, o)
-	txo := DefaultOptions(bl.lab.Client.If)
+	fl := &flood{done: make(chan error, 1)}
+	txo := DefaultOptions(lab.Client.If)
 	txo.TxOnly = true
-	bl.tx = openIn(b, bl.lab.Client.NS, txo)
+	fl.tx = openIn(b, lab.Client.NS, txo)
 	payload := make([]byte, size-42) // Ethernet 14 + IPv4 20 + UDP 8
-	frame := buildUDP4(b, bl.lab.Client.MAC, bl.lab.Server.MAC, dptest.ClientAddr4.Addr().AsSlice(),
-		dptest.ServerAddr4.Addr().AsSlice(), 4500, 4500, payload)
+	frame := buildUDP4(b, lab.Client.MAC, lab.Server.MAC, dptest.ClientAddr4.Addr().AsSlice(), dst, 4500, 4500, payload)
 	if len(frame) != size {
 		b.Fatalf("frame of %d bytes, want %d", len(frame), size)
 	}
 	go func() {
-		_, err := bl.tx.Flood([][]byte{frame}, &bl.stop, &bl.sent)
-		bl.done <- err
+		// The sender's CPU also runs the server end's receive path (veth's
+		// NAPI or backlog runs where veth_xmit was called).
+		runtime.LockOSThread() // never unlocked: the pinned thread dies with us
+		if runtime.NumCPU() > senderCPU+1 {
+			if err := PinCPU(senderCPU); err != nil {
+				fl.done <- err
+				return
+			}
+		}
+		_, err := fl.tx.Flood([][]byte{frame}, &fl.stop, &fl.sent)
+		fl.done <- err
 	}()
-	b.Cleanup(bl.halt)
-	return bl
+	b.Cleanup(fl.halt)
+	return fl
 }
 
 // halt stops the flood (idempotent).
-func (bl *benchLab) halt() {
-	if bl.stop.Swap(true) {
+func (fl *flood) halt() {
+	if fl.stop.Swap(true) {
 		return
 	}
-	if err := <-bl.done; err != nil {
+	if err := <-fl.done; err != nil {
 		panic(fmt.Sprintf("flood: %v", err))
+	}
+}
+
+// pinReceiver pins the benchmark goroutine's thread to receiverCPU and
+// returns a function that restores its affinity and unlocks it.
+func pinReceiver(b *testing.B) func() {
+	b.Helper()
+	runtime.LockOSThread()
+	var orig unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &orig); err != nil {
+		b.Fatal(err)
+	}
+	if runtime.NumCPU() > receiverCPU {
+		if err := PinCPU(receiverCPU); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return func() {
+		unix.SchedSetaffinity(0, &orig)
+		runtime.UnlockOSThread()
 	}
 }
 
 // spinDeadline fails the benchmark when nothing arrives for this long.
 const spinDeadline = 5 * time.Second
-
-// benchRates are the results of one sub-benchmark, for the ratios.
-var benchRates = map[string]float64{}
-
-// BenchmarkAFXDPRx measures AF_XDP receive rates on a veth lab: a TX-only
-// AF_XDP port in the client namespace floods UDP/4500 frames at the
-// server end, where
-//
-//   - bare:  the bare program (redirect everything) and the Drop loop
-//     (RX descriptors straight back to the fill ring): the baseline;
-//   - steer: the steering program and the Drop loop, so steer/bare is the
-//     cost of the steering decision;
-//   - port:  the steering program and Recv/Release through
-//     dataplane.Frame, the least a worker does per burst.
-//
-// One op is one frame received. It reports pkt/s, the ratio to bare of
-// the same frame size measured in the same run (x-bare), and the share
-// of offered frames that never reached the socket (loss). On a veth the
-// sender's core also runs the receive side's XDP program (softirq after
-// veth_xmit), so the rates are those of the lab, not of a NIC.
-func BenchmarkAFXDPRx(b *testing.B) {
-	dptest.RequireRoot(b)
-	for _, size := range []int{64, 1400} {
-		for _, stage := range []string{"bare", "steer", "port"} {
-			b.Run(fmt.Sprintf("%s/%dB", stage, size), func(b *testing.B) {
-				o := DefaultOptions("")
-				o.Bare = stage == "bare"
-				bl := startBenchLab(b, o, size)
-				fs := make([]dataplane.Frame, dataplane.BatchSize)
-				recv := bl.rx.Drop
-				if stage == "port" {
-					recv = func() int {
-						n := bl.rx.Recv(fs)
-						bl.rx.Release(fs[:n])
-						return n
-					}
-				}
-				// Warm up: wait for the first frames, then start clean.
-				waitFrames(b, recv)
-				sent0, st0 := bl.sent.Load(), bl.rx.Stats()
-				b.SetBytes(int64(size))
-				b.ReportAllocs()
-				b.ResetTimer()
-				credit, got := 0, 0
-				for b.Loop() {
-					for credit == 0 {
-						credit = spinRecv(b, recv)
-						got += credit
-					}
-					credit--
-				}
-				elapsed := b.Elapsed()
-				b.StopTimer()
-				offered := bl.sent.Load() - sent0
-				bl.halt()
-				st := bl.rx.Stats()
-				pps := float64(b.N) / elapsed.Seconds()
-				b.ReportMetric(pps, "pkt/s")
-				key := fmt.Sprintf("%dB", size)
-				if stage == "bare" {
-					benchRates[key] = pps
-				}
-				if base := benchRates[key]; base > 0 {
-					b.ReportMetric(pps/base, "x-bare")
-				}
-				if offered > 0 && uint64(got) <= offered {
-					b.ReportMetric(1-float64(got)/float64(offered), "loss")
-				}
-				// Per received frame: frames the kernel dropped for want of a
-				// fill buffer, and times it found the RX ring full.
-				b.ReportMetric(float64(st.RxDropped-st0.RxDropped)/float64(b.N), "rx-dropped/op")
-				b.ReportMetric(float64(st.RxRingFull-st0.RxRingFull)/float64(b.N), "rx-ring-full/op")
-			})
-		}
-	}
-}
 
 // waitFrames waits for the flood to reach the socket.
 func waitFrames(b *testing.B, recv func() int) {
@@ -166,40 +124,186 @@ func spinRecv(b *testing.B, recv func() int) int {
 	}
 }
 
+// newSwapper returns a function that attaches a program to ifname in ns
+// (native mode, replacing the one attached). Its requests are served by one
+// goroutine locked to a thread inside ns and pinned to the receiver's CPU,
+// so a swap neither creates a thread nor disturbs the sender's CPU.
+func newSwapper(b *testing.B, ns *dptest.Netns, ifname string) func(*Program) {
+	b.Helper()
+	req := make(chan *Program)
+	res := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies in ns
+		err := netns.Set(ns.Handle())
+		if err == nil && runtime.NumCPU() > receiverCPU {
+			err = PinCPU(receiverCPU)
+		}
+		for prog := range req {
+			if err == nil {
+				var l netlink.Link
+				if l, err = netlink.LinkByName(ifname); err == nil {
+					err = netlink.LinkSetXdpFdWithFlags(l, prog.BPF().FD(), unix.XDP_FLAGS_DRV_MODE)
+				}
+			}
+			res <- err
+		}
+	}()
+	b.Cleanup(func() { close(req) })
+	return func(prog *Program) {
+		req <- prog
+		if err := <-res; err != nil {
+			b.Fatalf("swap program: %v", err)
+		}
+	}
+}
+
+// rxVariant is one receive configuration of BenchmarkAFXDPRx.
+type rxVariant struct {
+	name string
+	prog *Program
+	recv func() int
+	pkts int
+	dur  time.Duration
+}
+
+// Interleaving: each variant gets rxWindow of measurement in turn, after
+// rxSettle of draining what the previous program put in the ring, so slow
+// changes in the shared machine's load hit every variant alike.
+const (
+	rxWindow = 50 * time.Millisecond
+	rxSettle = 10 * time.Millisecond
+)
+
+// BenchmarkAFXDPRx measures AF_XDP receive rates on a veth lab: a TX-only
+// AF_XDP port in the client namespace floods UDP/4500 frames at the server
+// end, whose socket runs three variants, interleaved in short windows
+// within one run:
+//
+//   - bare:  the bare program (redirect everything) and the Drop loop
+//     (RX descriptors straight back to the fill ring): the baseline;
+//   - steer: the steering program and the Drop loop, so steer-x-bare is
+//     the cost of the steering decision;
+//   - port:  the steering program and Recv/Release through
+//     dataplane.Frame, the least a worker does per burst.
+//
+// The programs are swapped atomically on the interface (native XDP); the
+// socket is registered in both. One op is one frame received. It reports
+// each variant's pkt/s, its ratio to bare in the same run (x-bare), and
+// the share of offered frames that never reached the socket (loss). The
+// sender is pinned to CPU 0, which also runs the server end's XDP program,
+// and the receiver to CPU 1: on a veth the rates are those of the lab's
+// CPU 0, not of a NIC. Use -benchtime=5s or more for stable ratios.
+func BenchmarkAFXDPRx(b *testing.B) {
+	dptest.RequireRoot(b)
+	for _, size := range []int{64, 1400} {
+		b.Run(fmt.Sprintf("interleaved/%dB", size), func(b *testing.B) { benchRx(b, size) })
+	}
+}
+
+func benchRx(b *testing.B, size int) {
+	lab := dptest.NewVethLab(b, nil)
+	steer := loadIn(b, lab.Server.NS, lab.Server.If, ProgramOptions{}, true, ModeNative)
+	bare := loadIn(b, lab.Server.NS, lab.Server.If, ProgramOptions{Bare: true}, false, ModeNative)
+	o := DefaultOptions(lab.Server.If)
+	o.Program = steer
+	p := openIn(b, lab.Server.NS, o)
+	if err := bare.Register(0, p.FD()); err != nil {
+		b.Fatal(err)
+	}
+	swap := newSwapper(b, lab.Server.NS, lab.Server.If)
+	// Leave the steering program attached, so its Close detaches it.
+	b.Cleanup(func() { swap(steer) })
+
+	fl := startFlood(b, lab, dptest.ServerAddr4.Addr().AsSlice(), size)
+	fs := make([]dataplane.Frame, dataplane.BatchSize)
+	variants := []*rxVariant{
+		{name: "bare", prog: bare, recv: p.Drop},
+		{name: "steer", prog: steer, recv: p.Drop},
+		{name: "port", prog: steer, recv: func() int {
+			n := p.Recv(fs)
+			p.Release(fs[:n])
+			return n
+		}},
+	}
+	defer pinReceiver(b)()
+	cur := 0
+	swap(variants[cur].prog)
+	waitFrames(b, variants[cur].recv)
+	sent0, got := fl.sent.Load(), 0
+	b.SetBytes(int64(size))
+	b.ReportAllocs()
+	b.ResetTimer()
+	windowStart, settling := time.Now(), true
+	credit := 0
+	for b.Loop() {
+		for credit == 0 {
+			v := variants[cur]
+			credit = spinRecv(b, v.recv)
+			got += credit
+			now := time.Now()
+			switch {
+			case settling && now.Sub(windowStart) >= rxSettle:
+				settling, windowStart = false, now
+			case settling:
+			case now.Sub(windowStart) >= rxWindow:
+				v.pkts += credit
+				v.dur += now.Sub(windowStart)
+				b.StopTimer()
+				next := variants[(cur+1)%len(variants)]
+				if next.prog != v.prog {
+					swap(next.prog)
+				}
+				cur = (cur + 1) % len(variants)
+				b.StartTimer()
+				windowStart, settling = time.Now(), true
+			default:
+				v.pkts += credit
+			}
+		}
+		credit--
+	}
+	b.StopTimer()
+	offered := fl.sent.Load() - sent0
+	fl.halt()
+	base := variants[0]
+	for _, v := range variants {
+		if v.dur == 0 {
+			return // too short a run for a window of each (-benchtime=1x)
+		}
+	}
+	basePPS := float64(base.pkts) / base.dur.Seconds()
+	for _, v := range variants {
+		pps := float64(v.pkts) / v.dur.Seconds()
+		b.ReportMetric(pps, v.name+"-pkt/s")
+		if v != base {
+			b.ReportMetric(pps/basePPS, v.name+"-x-bare")
+		}
+	}
+	if offered > 0 && uint64(got) <= offered {
+		b.ReportMetric(1-float64(got)/float64(offered), "loss")
+	}
+}
+
 // BenchmarkAFXDPFlood measures the generator alone: frames per second the
-// client's TX-only port gets the kernel to transmit, with nothing on the
-// server end but the kernel dropping them (no program attached).
+// client's TX-only port gets the kernel to transmit, to an address nobody
+// has, with no program on the server end (the server's kernel drops them).
 func BenchmarkAFXDPFlood(b *testing.B) {
 	dptest.RequireRoot(b)
 	for _, size := range []int{64, 1400} {
 		b.Run(fmt.Sprintf("tx/%dB", size), func(b *testing.B) {
 			lab := dptest.NewVethLab(b, nil)
-			o := DefaultOptions(lab.Client.If)
-			o.TxOnly = true
-			tx := openIn(b, lab.Client.NS, o)
-			frame := buildUDP4(b, lab.Client.MAC, lab.Server.MAC, dptest.ClientAddr4.Addr().AsSlice(),
-				net.IPv4(10, 99, 0, 99), 9, 9, make([]byte, size-42))
-			var stop atomic.Bool
-			var sent atomic.Uint64
-			done := make(chan error, 1)
-			go func() {
-				_, err := tx.Flood([][]byte{frame}, &stop, &sent)
-				done <- err
-			}()
+			fl := startFlood(b, lab, net.IPv4(10, 99, 0, 99), size)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			var seen uint64
 			for b.Loop() {
 				for seen == 0 {
-					seen = sent.Swap(0)
+					seen = fl.sent.Swap(0)
 				}
 				seen--
 			}
 			elapsed := b.Elapsed()
-			stop.Store(true)
-			if err := <-done; err != nil {
-				b.Fatal(err)
-			}
+			fl.halt()
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "pkt/s")
 		})
 	}
