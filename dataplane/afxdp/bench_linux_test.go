@@ -293,6 +293,13 @@ func BenchmarkAFXDPFlood(b *testing.B) {
 		b.Run(fmt.Sprintf("tx/%dB", size), func(b *testing.B) {
 			lab := dptest.NewVethLab(b, nil)
 			fl := startFlood(b, lab, net.IPv4(10, 99, 0, 99), size)
+			for deadline := time.Now().Add(spinDeadline); fl.sent.Load() == 0; {
+				if time.Now().After(deadline) {
+					b.Fatal("flood sent nothing")
+				}
+				time.Sleep(time.Millisecond)
+			}
+			fl.sent.Store(0)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
 			var seen uint64
