@@ -125,10 +125,10 @@ func spinRecv(b *testing.B, recv func() int) int {
 }
 
 // newSwapper returns a function that attaches a program to ifname in ns
-// (native mode, replacing the one attached). Its requests are served by one
+// in mode, replacing the one attached there. Its requests are served by one
 // goroutine locked to a thread inside ns and pinned to the receiver's CPU,
 // so a swap neither creates a thread nor disturbs the sender's CPU.
-func newSwapper(b *testing.B, ns *dptest.Netns, ifname string) func(*Program) {
+func newSwapper(b *testing.B, ns *dptest.Netns, ifname string, mode Mode) func(*Program) {
 	b.Helper()
 	req := make(chan *Program)
 	res := make(chan error)
@@ -142,7 +142,7 @@ func newSwapper(b *testing.B, ns *dptest.Netns, ifname string) func(*Program) {
 			if err == nil {
 				var l netlink.Link
 				if l, err = netlink.LinkByName(ifname); err == nil {
-					err = netlink.LinkSetXdpFdWithFlags(l, prog.BPF().FD(), unix.XDP_FLAGS_DRV_MODE)
+					err = netlink.LinkSetXdpFdWithFlags(l, prog.BPF().FD(), xdpFlags(mode))
 				}
 			}
 			res <- err
@@ -186,8 +186,8 @@ const (
 //   - port:  the steering program and Recv/Release through
 //     dataplane.Frame, the least a worker does per burst.
 //
-// The programs are swapped atomically on the interface (native XDP); the
-// socket is registered in both. One op is one frame received. It reports
+// It runs in native and in generic XDP mode. The programs are swapped
+// atomically on the interface; the socket is registered in both. One op is one frame received. It reports
 // each variant's pkt/s, its ratio to bare in the same run (x-bare), and
 // the share of offered frames that never reached the socket (loss). The
 // sender is pinned to CPU 0, which also runs the server end's XDP program,
@@ -195,22 +195,24 @@ const (
 // CPU 0, not of a NIC. Use -benchtime=5s or more for stable ratios.
 func BenchmarkAFXDPRx(b *testing.B) {
 	dptest.RequireRoot(b)
-	for _, size := range []int{64, 1400} {
-		b.Run(fmt.Sprintf("interleaved/%dB", size), func(b *testing.B) { benchRx(b, size) })
+	for _, mode := range []Mode{ModeNative, ModeGeneric} {
+		for _, size := range []int{64, 1400} {
+			b.Run(fmt.Sprintf("%s/%dB", mode, size), func(b *testing.B) { benchRx(b, mode, size) })
+		}
 	}
 }
 
-func benchRx(b *testing.B, size int) {
+func benchRx(b *testing.B, mode Mode, size int) {
 	lab := dptest.NewVethLab(b, nil)
-	steer := loadIn(b, lab.Server.NS, lab.Server.If, ProgramOptions{}, true, ModeNative)
-	bare := loadIn(b, lab.Server.NS, lab.Server.If, ProgramOptions{Bare: true}, false, ModeNative)
+	steer := loadIn(b, lab.Server.NS, lab.Server.If, ProgramOptions{}, true, mode)
+	bare := loadIn(b, lab.Server.NS, lab.Server.If, ProgramOptions{Bare: true}, false, mode)
 	o := DefaultOptions(lab.Server.If)
 	o.Program = steer
 	p := openIn(b, lab.Server.NS, o)
 	if err := bare.Register(0, p.FD()); err != nil {
 		b.Fatal(err)
 	}
-	swap := newSwapper(b, lab.Server.NS, lab.Server.If)
+	swap := newSwapper(b, lab.Server.NS, lab.Server.If, mode)
 	// Leave the steering program attached, so its Close detaches it.
 	b.Cleanup(func() { swap(steer) })
 
