@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -159,11 +160,21 @@ func newSwapper(b *testing.B, ns *dptest.Netns, ifname string, mode Mode) func(*
 
 // rxVariant is one receive configuration of BenchmarkAFXDPRx.
 type rxVariant struct {
-	name string
-	prog *Program
-	recv func() int
-	pkts int
-	dur  time.Duration
+	name    string
+	prog    *Program
+	recv    func() int
+	pkts    int       // in the current window
+	windows []float64 // pkt/s of each completed window
+}
+
+// median returns the median of xs (which it sorts).
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
 }
 
 // Interleaving: each variant gets rxWindow of measurement in turn, after
@@ -249,7 +260,8 @@ func benchRx(b *testing.B, mode Mode, size int) {
 			case settling:
 			case now.Sub(windowStart) >= rxWindow:
 				v.pkts += credit
-				v.dur += now.Sub(windowStart)
+				v.windows = append(v.windows, float64(v.pkts)/now.Sub(windowStart).Seconds())
+				v.pkts = 0
 				b.StopTimer()
 				next := variants[(cur+1)%len(variants)]
 				if next.prog != v.prog {
@@ -267,20 +279,25 @@ func benchRx(b *testing.B, mode Mode, size int) {
 	b.StopTimer()
 	offered := fl.sent.Load() - sent0
 	fl.halt()
+	// Medians over windows, and of the per-cycle ratios to the bare window
+	// of the same cycle: a window hit by another process's burst on this
+	// shared machine moves the mean but hardly the median.
 	base := variants[0]
-	for _, v := range variants {
-		if v.dur == 0 {
-			return // too short a run for a window of each (-benchtime=1x)
-		}
+	cycles := len(variants[len(variants)-1].windows)
+	if cycles == 0 {
+		return // too short a run for a window of each (-benchtime=1x)
 	}
-	basePPS := float64(base.pkts) / base.dur.Seconds()
 	for _, v := range variants {
-		pps := float64(v.pkts) / v.dur.Seconds()
-		b.ReportMetric(pps, v.name+"-pkt/s")
+		ratios := make([]float64, cycles)
+		for i := range ratios {
+			ratios[i] = v.windows[i] / base.windows[i]
+		}
+		b.ReportMetric(median(append([]float64(nil), v.windows...)), v.name+"-pkt/s")
 		if v != base {
-			b.ReportMetric(pps/basePPS, v.name+"-x-bare")
+			b.ReportMetric(median(ratios), v.name+"-x-bare")
 		}
 	}
+	b.ReportMetric(float64(cycles), "cycles")
 	if offered > 0 && uint64(got) <= offered {
 		b.ReportMetric(1-float64(got)/float64(offered), "loss")
 	}
