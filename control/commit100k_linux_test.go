@@ -1,0 +1,220 @@
+package control
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicenet/sluice/control/config"
+	"github.com/sluicenet/sluice/dataplane"
+	"github.com/sluicenet/sluice/dataplane/mem"
+	"github.com/sluicenet/sluice/ipsec"
+)
+
+// gapMeter records, on a worker's goroutine, the time between two bursts:
+// within a burst the port hands out frames nanoseconds apart, so a gap of
+// more than gapBoundary is a burst boundary, and its length is how long
+// the worker went without starting a burst. Gaps are kept in a slice
+// allocated beforehand (no allocation on the worker's goroutine), in the
+// window chosen by the controlling goroutine.
+type gapMeter struct {
+	frame  []byte
+	last   int64
+	window atomic.Int32 // 0: normal period; 1: during commits; 2: quiet window; 3: stop recording
+	gaps   [3][]int64
+	tid    atomic.Int64 // the worker's OS thread (it is locked to one)
+}
+
+const gapBoundary = 2000 // ns
+
+func newGapMeter(frame []byte) *gapMeter {
+	g := &gapMeter{frame: frame}
+	for i := range g.gaps {
+		g.gaps[i] = make([]int64, 0, 4<<20)
+	}
+	return g
+}
+
+func (g *gapMeter) source(buf []byte) int {
+	if g.tid.Load() == 0 {
+		g.tid.Store(int64(syscall.Gettid()))
+	}
+	now := time.Now().UnixNano()
+	if g.last != 0 && now-g.last > gapBoundary {
+		if w := g.window.Load(); w < 3 && len(g.gaps[w]) < cap(g.gaps[w]) {
+			g.gaps[w] = append(g.gaps[w], now-g.last)
+		}
+	}
+	g.last = now
+	return copy(buf, g.frame)
+}
+
+// stats returns the median and the largest gap of window w, and how many
+// gaps exceeded limit.
+func (g *gapMeter) stats(w int, limit int64) (median, max int64, over int) {
+	gs := slices.Clone(g.gaps[w])
+	if len(gs) == 0 {
+		return 0, 0, 0
+	}
+	slices.Sort(gs)
+	for _, x := range gs {
+		if x > limit {
+			over++
+		}
+	}
+	return gs[len(gs)/2], gs[len(gs)-1], over
+}
+
+// schedstat reads how long the worker's thread ran on a CPU and how long
+// it waited, runnable, for one (Linux /proc/PID/task/TID/schedstat, in
+// nanoseconds). What is left of a window's wall time is time the thread
+// was not runnable: parked by the Go scheduler (its goroutine preempted to
+// run another one) or blocked.
+func (g *gapMeter) schedstat(b *testing.B) (run, wait int64) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/self/task/%d/schedstat", g.tid.Load()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := fmt.Sscan(string(data), &run, &wait); err != nil {
+		b.Fatal(err)
+	}
+	return run, wait
+}
+
+// BenchmarkCommit100kSAs commits 100,000 SAs in one transaction while a
+// worker runs traffic through an SA every configuration keeps, then commits
+// them away again, with commits at normal priority (nice=0) and at nice 19
+// (Options.Nice). It reports the end-to-end time of each commit (validate,
+// build every SA, install, publish), the same-run baseline of building the
+// 100,000 runtime SAs alone (ipsec.NewInboundSA: the irreducible cipher
+// setup; "x-bare"), the worker's longest gap between bursts during the
+// commits in units of its normal burst period ("stall-bursts") and against
+// the longest gap of an equally long window without a commit
+// ("x-quiet-stall"), and where the worker's thread spent the commit
+// window: on a CPU, runnable but waiting for one (the OS gave the CPU to
+// someone else), or parked (the Go scheduler ran something else on its P).
+//
+// One worker on this 2-core machine leaves a core to the commit: with as
+// many busy workers as cores, Go's scheduler would time-slice a worker
+// (10ms) to run the committing goroutine at all.
+func BenchmarkCommit100kSAs(b *testing.B) {
+	const nSA = 100_000
+	var y strings.Builder
+	y.WriteString(labYAML())
+	y.WriteString("ipsec:\n  sa:\n")
+	y.WriteString("    in-c1: {spi: 0x0000c001, direction: in, source: 10.99.1.2, destination: 10.99.0.1, proposal: aes128gcm16, enc-key: " + keyHex(1) + ", replay-window: 0}\n")
+	tunnels := "l2tp:\n  static:\n    tunnel:\n      1: {peer-tunnel: 1, sa: in-c1, session: {1: {peer-session: 1}}}\n"
+	baseText := y.String() + tunnels
+	for i := 0; i < nSA; i++ {
+		fmt.Fprintf(&y, "    s%d: {spi: 0x%08x, direction: in, source: %s, destination: 10.99.0.1, proposal: aes128gcm16, enc-key: %s}\n",
+			i, 0x10000+i, clientAddr(i), keyHex(i))
+	}
+	tLoad := time.Now()
+	big := mustTree(b, y.String()+tunnels)
+	loadT := time.Since(tLoad)
+	base := mustTree(b, baseText)
+	// Baseline: the runtime SAs alone, specs prepared beforehand.
+	specs := make([]ipsec.SASpec, nSA)
+	for i := range specs {
+		specs[i] = ipsec.SASpec{Name: fmt.Sprintf("s%d", i), SPI: uint32(0x10000 + i), Direction: ipsec.In, Source: clientAddr(i),
+			Destination: boxAddr, Proposal: ipsec.AES128GCM16, EncKey: mustKey(b, keyHex(i)), ReplayWindow: 1024}
+	}
+	for _, nice := range []int{0, 19} {
+		b.Run(fmt.Sprintf("nice=%d", nice), func(b *testing.B) {
+			b.ReportMetric(loadT.Seconds(), "parse-text-s")
+			bench100k(b, nice, base, big, specs)
+		})
+	}
+}
+
+func bench100k(b *testing.B, nice int, base, big *config.Tree, specs []ipsec.SASpec) {
+	dp := dataplane.New()
+	cli, err := ipsec.NewOutboundSA(ipsec.SASpec{Name: "cli1", SPI: 0xc001, Direction: ipsec.Out, Source: clientAddr(1),
+		Destination: boxAddr, Proposal: ipsec.AES128GCM16, EncKey: mustKey(b, keyHex(1))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	g := newGapMeter(l2tpOverESP(b, cli, 1, 64))
+	port := mem.New(mem.Options{Name: "eth0", Source: g.source})
+	w := dp.AddWorker(dataplane.WorkerOptions{Port: port, CPU: -1, Idle: dataplane.IdleBusy})
+	c := NewController(dp, Options{Nice: nice})
+	if _, err := c.Commit(base, "bench", ""); err != nil {
+		b.Fatal(err)
+	}
+	dp.Start()
+	defer dp.Stop()
+	time.Sleep(200 * time.Millisecond) // let the worker settle and record its normal period
+
+	var addT, delT, bareT, commitWall, quietWall time.Duration
+	var commitRun, commitWait, quietRun, quietWait int64
+	iters := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		iters++
+		runtime.GC()
+		t0 := time.Now()
+		for i := range specs {
+			if _, err := ipsec.NewInboundSA(specs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		bareT += time.Since(t0)
+		runtime.GC()
+		g.window.Store(1)
+		r0, w0 := g.schedstat(b)
+		t1 := time.Now()
+		if _, err := c.Commit(big, "bench", "100k SAs"); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if got := dp.Tables().SAs.Len(); got != len(specs)+1 {
+			b.Fatalf("%d SAs installed, want %d", got, len(specs)+1)
+		}
+		if _, err := c.Commit(base, "bench", "back to one SA"); err != nil {
+			b.Fatal(err)
+		}
+		t3 := time.Now()
+		r1, w1 := g.schedstat(b)
+		delT += t3.Sub(t2)
+		addT += t2.Sub(t1)
+		commitWall, commitRun, commitWait = t3.Sub(t1), r1-r0, w1-w0
+		// The same-run baseline for stalls: a window as long, with no
+		// commit, on the same shared machine.
+		g.window.Store(2)
+		time.Sleep(commitWall)
+		r2, w2 := g.schedstat(b)
+		quietWall, quietRun, quietWait = time.Since(t3), r2-r1, w2-w1
+		g.window.Store(3)
+	}
+	median, _, _ := g.stats(0, 0)
+	_, maxCommit, overCommit := g.stats(1, 4*median)
+	_, maxQuiet, overQuiet := g.stats(2, 4*median)
+	delivered, _ := c.live.Load().sessions[dataplane.SessionKey(1, 1)].Counter.Load()
+	if delivered == 0 || w.Counts()[dataplane.StatDelivered] == 0 {
+		b.Fatal("the worker delivered nothing")
+	}
+	b.ReportMetric(addT.Seconds()/float64(iters), "commit-100k-s")
+	b.ReportMetric(delT.Seconds()/float64(iters), "remove-100k-s")
+	b.ReportMetric(bareT.Seconds()/float64(iters), "bare-sa-build-s")
+	b.ReportMetric(float64(addT)/float64(bareT), "x-bare")
+	b.ReportMetric(float64(median)/1e3, "burst-period-us")
+	b.ReportMetric(float64(maxCommit)/1e3, "max-gap-commit-us")
+	b.ReportMetric(float64(maxQuiet)/1e3, "max-gap-quiet-us")
+	b.ReportMetric(float64(maxCommit)/float64(median), "stall-bursts")
+	b.ReportMetric(float64(maxCommit)/float64(maxQuiet), "x-quiet-stall")
+	b.ReportMetric(float64(overCommit), "gaps>4bursts-commit")
+	b.ReportMetric(float64(overQuiet), "gaps>4bursts-quiet")
+	pct := func(x int64, wall time.Duration) float64 { return 100 * float64(x) / float64(wall) }
+	b.ReportMetric(pct(commitRun, commitWall), "worker-oncpu-%-commit")
+	b.ReportMetric(pct(commitWait, commitWall), "worker-runqueue-%-commit")
+	b.ReportMetric(100-pct(commitRun+commitWait, commitWall), "worker-parked-%-commit")
+	b.ReportMetric(pct(quietRun, quietWall), "worker-oncpu-%-quiet")
+	b.ReportMetric(pct(quietWait, quietWall), "worker-runqueue-%-quiet")
+	b.ReportMetric(100-pct(quietRun+quietWait, quietWall), "worker-parked-%-quiet")
+}
