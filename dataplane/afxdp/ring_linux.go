@@ -173,8 +173,12 @@ func (p *Port) reap() {
 	cons := p.comp.cachedCons
 	for i := uint32(0); i < n; i++ {
 		chunk := p.comp.descs[(cons+i)&p.comp.mask] & p.chunkMask
-		p.owner[chunk>>p.chunkShift] = ownFree
-		p.free = append(p.free, chunk) // within cap NumFrames: no allocation
+		// Only frames we put on the TX ring come back; checking keeps the
+		// stack within its capacity (no allocation) whatever the ring holds.
+		if idx := chunk >> p.chunkShift; idx < uint64(len(p.owner)) && p.owner[idx] == ownKernTx {
+			p.owner[idx] = ownFree
+			p.free = append(p.free, chunk)
+		}
 	}
 	p.comp.release(n)
 	p.txCompleted.Add(uint64(n))
