@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/bits"
 	"net"
 	"os"
 	"reflect"
@@ -270,8 +271,9 @@ func (p *Port) initFrames(o Options) {
 	p.owner = make([]uint8, o.NumFrames)
 }
 
-// ringOffsets reads the kernel's ring layout (XDP_MMAP_OFFSETS). ok is
-// false on kernels older than 5.4, whose layout has no flags word.
+// ringOffsets reads the kernel's ring layout (XDP_MMAP_OFFSETS). flags is
+// false on kernels older than 5.4, whose layout has no flags word (and so
+// no need-wakeup).
 func ringOffsets(fd int) (off unix.XDPMmapOffsets, flags bool, err error) {
 	size := uint32(unsafe.Sizeof(off))
 	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_XDP, unix.XDP_MMAP_OFFSETS,
@@ -322,7 +324,7 @@ func (p *Port) mapRings(o Options) error {
 		return err
 	}
 	p.needWakeup = haveFlags
-	p.chunkShift = uint(bitsLen(uint64(o.FrameSize)) - 1)
+	p.chunkShift = uint(bits.TrailingZeros64(uint64(o.FrameSize))) // a power of two
 	p.chunkMask = ^uint64(o.FrameSize - 1)
 	p.umem = p.sock.GetFrame(xdp.Desc{Addr: 0, Len: uint32(o.NumFrames * o.FrameSize)})
 	type spec struct {
@@ -365,14 +367,6 @@ func (p *Port) mapRings(o Options) error {
 	p.fill.descs = unsafe.Slice((*uint64)(fd), o.FillRingSize)
 	p.comp.descs = unsafe.Slice((*uint64)(cd), o.CompletionRingSize)
 	return nil
-}
-
-func bitsLen(v uint64) int {
-	n := 0
-	for ; v != 0; v >>= 1 {
-		n++
-	}
-	return n
 }
 
 // Name returns the interface name.
