@@ -51,8 +51,13 @@ func (p *Port) DropLoop(stop *atomic.Bool, count *atomic.Uint64) uint64 {
 	return total
 }
 
-// ErrNotTxOnly is returned by Flood on a port that receives.
-var ErrNotTxOnly = errors.New("flood needs a tx-only port (Options.TxOnly)")
+// Errors of Flood.
+var (
+	// ErrNotTxOnly is returned by Flood on a port that receives.
+	ErrNotTxOnly = errors.New("flood needs a tx-only port (Options.TxOnly)")
+	// ErrNoTemplates is returned by Flood without frames to send.
+	ErrNoTemplates = errors.New("flood needs at least one frame")
+)
 
 // Flood transmits the frames in templates round-robin, over and over, as
 // fast as the kernel takes them, until stop is set; it adds the frames the
@@ -71,9 +76,10 @@ func (p *Port) Flood(templates [][]byte, stop *atomic.Bool, sent *atomic.Uint64)
 		return 0, ErrNotTxOnly
 	}
 	if len(templates) == 0 {
-		return 0, errors.New("flood: no templates")
+		return 0, ErrNoTemplates
 	}
-	// Write every free chunk once: template i%len(templates) at the headroom.
+	// Write every free chunk once: template i%len(templates) at the
+	// headroom. (The one allocation, before the loop.)
 	lens := make([]uint32, len(p.owner))
 	for i, chunk := range p.free {
 		n := copy(p.umem[chunk+uint64(p.headroom):chunk+uint64(p.frameSize)], templates[i%len(templates)])

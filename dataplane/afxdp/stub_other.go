@@ -66,8 +66,11 @@ type PortCounters struct {
 	BadFrames  uint64
 }
 
-// ErrNotTxOnly is returned by Flood on a port that receives.
-var ErrNotTxOnly = ErrNotSupported
+// Errors of Flood.
+var (
+	ErrNotTxOnly   = ErrNotSupported
+	ErrNoTemplates = ErrNotSupported
+)
 
 // Port is an AF_XDP port (Linux only); no value of it is ever returned here.
 type Port struct{}
