@@ -66,9 +66,11 @@ type PortCounters struct {
 	BadFrames  uint64
 }
 
-// Errors of Flood.
+// Errors of Flood; here every call fails with ErrNotSupported.
 var (
-	ErrNotTxOnly   = ErrNotSupported
+	// ErrNotTxOnly is returned by Flood on a port that receives.
+	ErrNotTxOnly = ErrNotSupported
+	// ErrNoTemplates is returned by Flood without frames to send.
 	ErrNoTemplates = ErrNotSupported
 )
 
