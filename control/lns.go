@@ -538,6 +538,26 @@ func (l *LNS) publishLocked(now time.Time, force bool) {
 	l.st.PublishedSessions = dyn
 }
 
+// CloseTunnel tears tunnel id down from our side: StopCCN with Result Code
+// 1 (general request to clear), its sessions unpublished. It reports
+// whether the tunnel existed and was not already closing. Any goroutine;
+// the StopCCN leaves through the worker at once, its retransmissions and
+// the peer's ack are handled by Run.
+func (l *LNS) CloseTunnel(id uint16) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.srv != nil && l.srv.CloseTunnel(id, l.opts.Clock())
+}
+
+// CloseSession hangs up one session from our side: CDN with Result Code 3
+// (administrative reasons). It reports whether the session existed. Any
+// goroutine.
+func (l *LNS) CloseSession(tunnel, session uint16) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.srv != nil && l.srv.CloseSession(tunnel, session, l.opts.Clock())
+}
+
 // mono returns the monotonic nanoseconds Encap's lifetimes count in.
 func (l *LNS) mono() int64 { return int64(time.Since(l.monoStart)) }
 

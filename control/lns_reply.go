@@ -119,6 +119,9 @@ func (l *LNS) sendLocked(p l2tp.Peer, payload []byte) {
 			return
 		}
 	}
+	if r.worker >= len(l.workers) {
+		l.workers = l.dp.Workers() // a close from the API before Run's first pass
+	}
 	if r.worker < 0 || r.worker >= len(l.workers) || l.workers[r.worker].Inject() == nil {
 		l.st.ReplyDrops[ReplyNoWorker]++
 		return
