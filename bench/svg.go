@@ -68,7 +68,7 @@ func (r *Report) WriteSVG(w io.Writer, metric string) error {
 	}
 	ymax = niceCeil(ymax)
 
-	const W, H, left, right, top, bottom = 760.0, 440.0, 70.0, 190.0, 50.0, 60.0
+	const W, H, left, right, top, bottom = 760.0, 460.0, 70.0, 190.0, 72.0, 60.0
 	pw, ph := W-left-right, H-top-bottom
 	px := func(i int) float64 {
 		if len(sizes) == 1 {
@@ -89,7 +89,8 @@ func (r *Report) WriteSVG(w io.Writer, metric string) error {
 		title = fmt.Sprintf("sluice-bench %s: ratio to the baseline", r.Mode)
 	}
 	p(`<text x="%g" y="20" font-size="14" font-weight="bold">%s</text>`+"\n", left, esc(title))
-	p(`<text x="%g" y="36" fill="#555">%s, %d CPUs; baseline: %s</text>`+"\n", left, esc(r.CPU), r.CPUs, esc(r.Baseline))
+	p(`<text x="%g" y="38" fill="#555">%s, %d CPUs, %s</text>`+"\n", left, esc(r.CPU), r.CPUs, esc(r.GoVersion))
+	p(`<text x="%g" y="54" fill="#555">baseline: %s</text>`+"\n", left, esc(r.Baseline))
 	// Axes, grid and ticks.
 	for i := 0; i <= 5; i++ {
 		v := ymax * float64(i) / 5
