@@ -17,11 +17,15 @@ import (
 // end (AF_XDP or AF_PACKET TX), one real worker on an AF_XDP port with the
 // steering program in generic mode on the server end. Its baseline is a
 // bare AF_XDP receive-and-drop on the same veth (the bare program, which
-// redirects everything, and the port's Drop loop, or Recv/Release where the
-// port has no Drop), with the same sender, alternating with dataplane
-// rounds. Over the dataplane rounds the worker must count exactly what the
-// generator sent, less what the kernel could not hand to the socket
-// (reported as lost). Needs root.
+// redirects everything, and the port's DropLoop), with the same sender,
+// alternating with dataplane rounds. Over the dataplane rounds the worker
+// must count exactly what the generator sent, less what the kernel could
+// not hand to the socket (reported as lost). Needs root.
+//
+// On a veth in generic mode the sender's core does the kernel's work for
+// both ends (transmit, the XDP program, the copy into the receiver's UMEM);
+// the receiver's core only polls rings. So the bare rate is usually the
+// sender's, and the ratio says whether the dataplane keeps up with it.
 func AFXDP(o AFXDPOptions) (Row, error) {
 	o.defaults()
 	lab := o.Lab
@@ -141,10 +145,6 @@ type roundResult struct {
 	port    dataplane.PortStats // the server port's counters at the end
 }
 
-// dropper is the bare receive-and-drop loop of dataplane/afxdp, where the
-// port has it.
-type dropper interface{ Drop() int }
-
 // round runs one dataplane (dp) or baseline round.
 func (r *afxdpRun) round(dp bool) (roundResult, error) {
 	var res roundResult
@@ -258,24 +258,10 @@ func (r *afxdpRun) round(dp bool) (roundResult, error) {
 	return res, nil
 }
 
-// bareLoop is the baseline receiver: Drop where the port has it, else
-// Recv and Release of whole bursts.
+// bareLoop is the baseline receiver: dataplane/afxdp's Drop, which hands
+// RX descriptors straight back to the fill ring without building frames.
 func bareLoop(port *afxdp.Port, stop *atomic.Bool, count *atomic.Uint64) {
-	if d, ok := any(port).(dropper); ok {
-		for !stop.Load() {
-			if n := d.Drop(); n > 0 {
-				count.Add(uint64(n))
-			}
-		}
-		return
-	}
-	var fs [dataplane.BatchSize]dataplane.Frame
-	for !stop.Load() {
-		if n := port.Recv(fs[:]); n > 0 {
-			port.Release(fs[:n])
-			count.Add(uint64(n))
-		}
-	}
+	port.DropLoop(stop, count)
 }
 
 // settle waits until count stops moving (frames in flight on the veth and

@@ -81,15 +81,7 @@ func benchAFXDP(b *testing.B, dp bool, size int) {
 		w = dataplane.NewWorker(dataplane.WorkerOptions{Port: port, Tables: &comp.Tables, Idle: dataplane.IdleBusy, CPU: -1})
 		recv = w.Burst
 	} else {
-		var fs [dataplane.BatchSize]dataplane.Frame
-		recv = func() int {
-			n := port.Recv(fs[:])
-			port.Release(fs[:n])
-			return n
-		}
-		if d, ok := any(port).(dropper); ok {
-			recv = d.Drop
-		}
+		recv = port.Drop
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for recv() == 0 {
