@@ -10,20 +10,37 @@ import (
 )
 
 // verify computes the ICV over data (followed by the ESN high half when esn
-// is set, RFC 4303 2.2.1) and compares it with icv in constant time.
-func (m *macKey) verify(data []byte, esn bool, seqHi uint32, icv []byte) bool {
-	st := m.pool.Get().(*macState)
-	sum := m.compute(st, data, esn, seqHi)
-	ok := subtle.ConstantTimeCompare(sum, icv) == 1
-	m.pool.Put(st)
-	return ok
+// is set, RFC 4303 2.2.1) with the scratch st, and compares it with icv in
+// constant time.
+func (m *macKey) verify(st *macState, data []byte, esn bool, seqHi uint32, icv []byte) bool {
+	return subtle.ConstantTimeCompare(m.compute(st, data, esn, seqHi), icv) == 1
 }
 
 // sign computes the ICV over data (and the ESN high half) into icv.
-func (m *macKey) sign(data []byte, esn bool, seqHi uint32, icv []byte) {
-	st := m.pool.Get().(*macState)
+func (m *macKey) sign(st *macState, data []byte, esn bool, seqHi uint32, icv []byte) {
 	copy(icv, m.compute(st, data, esn, seqHi))
-	m.pool.Put(st)
+}
+
+// cbcDec decrypts data in place with iv, through the scratch's reusable
+// standard-library CBC mode when it can take a new IV (one call per packet,
+// its block loop free of interface calls), else block by block.
+func (s *suite) cbcDec(st *cbcScratch, iv, data []byte) {
+	if st.decIV == nil {
+		cbcDecrypt(s.block, iv, data)
+		return
+	}
+	st.decIV.SetIV(iv)
+	st.dec.CryptBlocks(data, data)
+}
+
+// cbcEnc encrypts data in place with iv (see cbcDec).
+func (s *suite) cbcEnc(st *cbcScratch, iv, data []byte) {
+	if st.encIV == nil {
+		cbcEncrypt(s.block, iv, data)
+		return
+	}
+	st.encIV.SetIV(iv)
+	st.enc.CryptBlocks(data, data)
 }
 
 func (m *macKey) compute(st *macState, data []byte, esn bool, seqHi uint32) []byte {
@@ -40,10 +57,10 @@ func (m *macKey) compute(st *macState, data []byte, esn bool, seqHi uint32) []by
 	return st.h.Sum(st.sum[:0])[:m.icvLen]
 }
 
-// cbcDecrypt decrypts data (whole blocks) in place with iv. It walks the
-// blocks from the last to the first so that each block's predecessor is
-// still ciphertext when it is needed: no copy, no per-call cipher.BlockMode
-// (cipher.NewCBCDecrypter allocates and is not safe to share).
+// cbcDecrypt decrypts data (whole blocks) in place with iv, for a
+// cipher.BlockMode without SetIV. It walks the blocks from the last to the
+// first so that each block's predecessor is still ciphertext when it is
+// needed: no copy.
 func cbcDecrypt(b cipher.Block, iv, data []byte) {
 	for i := len(data) - aes.BlockSize; i >= 0; i -= aes.BlockSize {
 		blk := data[i : i+aes.BlockSize]

@@ -132,11 +132,16 @@ func (sa *InboundSA) Decap(buf []byte, ipOff, espOff, end int, now int64) (off, 
 	} else {
 		// RFC 4303 3.4.4: verify the ICV before decrypting; the ESN high half
 		// is appended for the ICV only (2.2.1).
-		if !sa.mac.verify(buf[espOff:icvStart], sa.esn, hi, buf[icvStart:end]) {
+		st := sa.scratch.Get().(*cbcScratch)
+		ok := sa.mac.verify(&st.macState, buf[espOff:icvStart], sa.esn, hi, buf[icvStart:end])
+		if ok {
+			sa.cbcDec(st, buf[espOff+espHdrLen:ctStart], buf[ctStart:icvStart])
+		}
+		sa.scratch.Put(st)
+		if !ok {
 			c.authFail.Add(1)
 			return 0, 0, ResultAuthFailed
 		}
-		cbcDecrypt(sa.block, buf[espOff+espHdrLen:ctStart], buf[ctStart:icvStart])
 	}
 
 	// Authentic: record the number (RFC 4303 3.4.3), then look at the trailer.

@@ -460,6 +460,9 @@ func TestConcurrentDecap(t *testing.T) {
 // TestAllocs proves the hot path allocates nothing, for every proposal and
 // every layout.
 func TestAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under the race detector sync.Pool drops a quarter of its items on purpose, so the CBC scratch is reallocated")
+	}
 	for _, c := range allCases() {
 		in, out := newPair(t, c, 1024)
 		pkt := udpPacket(200)

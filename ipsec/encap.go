@@ -158,8 +158,10 @@ func (sa *OutboundSA) Encap(buf []byte, off, n int, now int64) (newOff, newN int
 		be.PutUint32(iv[8:], sa.spi)
 		be.PutUint32(iv[12:], 0)
 		sa.block.Encrypt(iv[:aes.BlockSize], iv[:aes.BlockSize])
-		cbcEncrypt(sa.block, iv, pt)
-		sa.mac.sign(buf[espOff:ctEnd], sa.esn, hi, buf[ctEnd:end])
+		st := sa.scratch.Get().(*cbcScratch)
+		sa.cbcEnc(st, iv, pt)
+		sa.mac.sign(&st.macState, buf[espOff:ctEnd], sa.esn, hi, buf[ctEnd:end])
+		sa.scratch.Put(st)
 	}
 
 	// Outer headers.

@@ -90,9 +90,11 @@ func sealWith(sa *InboundSA, outer []byte, seq uint32, plain []byte) []byte {
 		pkt = sa.aead.Seal(pkt, nonce, plain, pkt[hl:hl+8])
 	} else {
 		pkt = append(pkt, plain...)
-		cbcEncrypt(sa.block, iv, pkt[hl+8+16:])
+		st := sa.scratch.Get().(*cbcScratch)
+		sa.cbcEnc(st, iv, pkt[hl+8+16:])
 		pkt = append(pkt, make([]byte, sa.icvLen)...)
-		sa.mac.sign(pkt[hl:len(pkt)-int(sa.icvLen)], false, 0, pkt[len(pkt)-int(sa.icvLen):])
+		sa.mac.sign(&st.macState, pkt[hl:len(pkt)-int(sa.icvLen)], false, 0, pkt[len(pkt)-int(sa.icvLen):])
+		sa.scratch.Put(st)
 	}
 	if outer[0]>>4 == 4 {
 		be.PutUint16(pkt[2:], uint16(len(pkt)))

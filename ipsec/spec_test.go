@@ -138,10 +138,10 @@ func TestRuntimeSASize(t *testing.T) {
 		name      string
 		got, want uintptr
 	}{
-		{"suite", unsafe.Sizeof(suite{}), 56},
-		{"saCommon", unsafe.Sizeof(saCommon{}), 152},
-		{"InboundSA", unsafe.Sizeof(InboundSA{}), 344},
-		{"OutboundSA", unsafe.Sizeof(OutboundSA{}), 384},
+		{"suite", unsafe.Sizeof(suite{}), 64},
+		{"saCommon", unsafe.Sizeof(saCommon{}), 160},
+		{"InboundSA", unsafe.Sizeof(InboundSA{}), 352},
+		{"OutboundSA", unsafe.Sizeof(OutboundSA{}), 392},
 		{"counters", unsafe.Sizeof(counters{}), 72},
 	}
 	for _, c := range cases {

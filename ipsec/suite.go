@@ -17,14 +17,17 @@ import (
 // plane, read (never written) by any number of workers at once.
 //
 // Concurrency: cipher.AEAD (GCM, ChaCha20-Poly1305) and cipher.Block are safe
-// for concurrent use. hash.Hash is not, so HMAC keeps only the marshaled
-// inner and outer pad states here (immutable) and borrows a scratch hash from
-// a per-hash-function sync.Pool per packet: the pool's fast path is per-P,
-// lock-free and allocation-free in steady state.
+// for concurrent use. hash.Hash and cipher.BlockMode are not, so a CBC suite
+// keeps only immutable things here (the block cipher, the marshaled HMAC
+// inner and outer pad states) and a packet borrows a scratch (hash object,
+// CBC modes, output bytes) from the SA's sync.Pool: its fast path is per-P,
+// lock-free and allocation-free in steady state (after a GC has emptied it,
+// the first packets refill it).
 type suite struct {
 	aead     cipher.AEAD  // AEAD suites
 	block    cipher.Block // CBC suites
 	mac      *macKey      // CBC suites
+	scratch  *sync.Pool   // CBC suites: *cbcScratch
 	salt     [4]byte      // AEAD suites: RFC 4106 section 4, RFC 7634 section 2
 	ivLen    uint8        // 8 for AEAD suites, 16 for CBC
 	icvLen   uint8        // 16 (GCM, ChaCha, SHA-256-128) or 12 (SHA1-96)
@@ -62,11 +65,14 @@ func newSuite(p Proposal, enc, auth Key) (suite, error) {
 		if s.block, err = aes.NewCipher(enc); err != nil {
 			return s, err
 		}
+		newHash := sha256.New
 		if p == AES128SHA1 || p == AES256SHA1 {
-			s.mac = newMACKey(sha1Pool, sha1.New, auth, 12) // RFC 2404: HMAC-SHA1-96
+			newHash = sha1.New
+			s.mac = newMACKey(newHash, auth, 12) // RFC 2404: HMAC-SHA1-96
 		} else {
-			s.mac = newMACKey(sha256Pool, sha256.New, auth, 16) // RFC 4868 2.1: HMAC-SHA-256-128
+			s.mac = newMACKey(newHash, auth, 16) // RFC 4868 2.1: HMAC-SHA-256-128
 		}
+		s.scratch = newCBCPool(s.block, newHash)
 	default:
 		return s, errors.New("proposal: invalid")
 	}
@@ -97,14 +103,12 @@ func (s *suite) minCiphertext() int {
 // K^ipad and K^opad (RFC 2104 section 2), so a packet costs no key schedule.
 type macKey struct {
 	inner, outer []byte // encoding.BinaryMarshaler states
-	pool         *sync.Pool
 	icvLen       int
 }
 
-// macState is the per-packet scratch borrowed from a pool: the hash object
-// and the bytes it reads and writes (they must be on the heap: they pass
-// through hash.Hash, an interface, so a stack array would escape and
-// allocate).
+// macState is HMAC scratch: the hash object and the bytes it reads and
+// writes (they must be on the heap: they pass through hash.Hash, an
+// interface, so a stack array would escape and allocate).
 type macState struct {
 	h     hash.Hash
 	u     encoding.BinaryUnmarshaler
@@ -112,19 +116,35 @@ type macState struct {
 	seqHi [4]byte
 }
 
-func newMACPool(newHash func() hash.Hash) *sync.Pool {
+func newMACState(newHash func() hash.Hash) macState {
+	h := newHash()
+	return macState{h: h, u: h.(encoding.BinaryUnmarshaler)}
+}
+
+// ivSetter is what the standard library's CBC modes implement to be reused
+// with a new IV.
+type ivSetter interface{ SetIV([]byte) }
+
+// cbcScratch is what one CBC packet borrows from its SA's pool.
+type cbcScratch struct {
+	macState
+	dec, enc     cipher.BlockMode
+	decIV, encIV ivSetter // nil when the mode cannot be reused
+}
+
+func newCBCPool(b cipher.Block, newHash func() hash.Hash) *sync.Pool {
 	return &sync.Pool{New: func() any {
-		h := newHash()
-		return &macState{h: h, u: h.(encoding.BinaryUnmarshaler)}
+		var zero [aes.BlockSize]byte
+		st := &cbcScratch{macState: newMACState(newHash)}
+		st.dec = cipher.NewCBCDecrypter(b, zero[:])
+		st.enc = cipher.NewCBCEncrypter(b, zero[:])
+		st.decIV, _ = st.dec.(ivSetter)
+		st.encIV, _ = st.enc.(ivSetter)
+		return st
 	}}
 }
 
-var (
-	sha1Pool   = newMACPool(sha1.New)
-	sha256Pool = newMACPool(sha256.New)
-)
-
-func newMACKey(pool *sync.Pool, newHash func() hash.Hash, key []byte, icvLen int) *macKey {
+func newMACKey(newHash func() hash.Hash, key []byte, icvLen int) *macKey {
 	h := newHash()
 	bs := h.BlockSize()
 	k := make([]byte, bs)
@@ -148,7 +168,7 @@ func newMACKey(pool *sync.Pool, newHash func() hash.Hash, key []byte, icvLen int
 		}
 		return b
 	}
-	m := &macKey{inner: state(0x36), outer: state(0x5c), pool: pool, icvLen: icvLen}
+	m := &macKey{inner: state(0x36), outer: state(0x5c), icvLen: icvLen}
 	clear(k)
 	clear(pad)
 	return m

@@ -31,23 +31,23 @@ func TestHMACVectors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var m *macKey
+			newHash, n := sha256.New, 16
 			if c.sha1 {
-				m = newMACKey(sha1Pool, sha1.New, c.key, 12)
-			} else {
-				m = newMACKey(sha256Pool, sha256.New, c.key, 16)
+				newHash, n = sha1.New, 12
 			}
+			m := newMACKey(newHash, c.key, n)
+			st := newMACState(newHash)
 			want := mustHex(t, c.want)[:m.icvLen]
 			icv := make([]byte, m.icvLen)
-			m.sign([]byte(c.data), false, 0, icv)
+			m.sign(&st, []byte(c.data), false, 0, icv)
 			if !bytes.Equal(icv, want) {
 				t.Fatalf("got %x, want %x", icv, want)
 			}
-			if !m.verify([]byte(c.data), false, 0, want) {
+			if !m.verify(&st, []byte(c.data), false, 0, want) {
 				t.Fatalf("verify refused the published value")
 			}
 			want[0] ^= 1
-			if m.verify([]byte(c.data), false, 0, want) {
+			if m.verify(&st, []byte(c.data), false, 0, want) {
 				t.Fatalf("verify accepted a wrong value")
 			}
 		})
@@ -75,6 +75,22 @@ func TestCBCVectors(t *testing.T) {
 		cbcDecrypt(b, iv, buf)
 		if !bytes.Equal(buf, pt) {
 			t.Fatalf("case %d: decrypt got %x, want %x", i+1, buf, pt)
+		}
+		// The pooled standard-library modes, reused with new IVs.
+		s := suite{block: b, scratch: newCBCPool(b, sha1.New)}
+		st := s.scratch.Get().(*cbcScratch)
+		if st.decIV == nil || st.encIV == nil {
+			t.Fatal("the standard library's CBC modes no longer take SetIV: Decap falls back to the slower loop")
+		}
+		for range 2 {
+			s.cbcEnc(st, iv, buf)
+			if !bytes.Equal(buf, ct) {
+				t.Fatalf("case %d: pooled encrypt got %x, want %x", i+1, buf, ct)
+			}
+			s.cbcDec(st, iv, buf)
+			if !bytes.Equal(buf, pt) {
+				t.Fatalf("case %d: pooled decrypt got %x, want %x", i+1, buf, pt)
+			}
 		}
 	}
 }
