@@ -13,8 +13,8 @@ import (
 )
 
 type openAPIDoc struct {
-	OpenAPI    string                                `yaml:"openapi"`
-	Paths      map[string]map[string]yaml.Node       `yaml:"paths"`
+	OpenAPI    string                                 `yaml:"openapi"`
+	Paths      map[string]map[string]yaml.Node        `yaml:"paths"`
 	Components struct{ Schemas map[string]yaml.Node } `yaml:"components"`
 }
 
