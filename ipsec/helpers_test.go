@@ -37,6 +37,7 @@ type tcase struct {
 	natt     bool
 	v6       bool
 	esn      bool
+	opts     bool // transport IPv4 with IP options (Router Alert) in the header that moves
 }
 
 func (c tcase) addrs() (src, dst netip.Addr) {

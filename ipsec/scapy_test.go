@@ -2,6 +2,7 @@ package ipsec
 
 import (
 	"bytes"
+	"fmt"
 	"encoding/hex"
 	"encoding/json"
 	"os/exec"
@@ -21,6 +22,7 @@ type oracleCase struct {
 	NATT     bool           `json:"natt"`
 	V6       bool           `json:"v6"`
 	ESN      bool           `json:"esn"`
+	Options  bool           `json:"options"`
 	EncKey   string         `json:"enc_key"`
 	AuthKey  string         `json:"auth_key"`
 	Src      string         `json:"src"`
@@ -42,7 +44,7 @@ type oraclePacket struct {
 func toOracle(c tcase, s SASpec) oracleCase {
 	return oracleCase{
 		Name: c.name, Proposal: c.proposal.String(), SPI: s.SPI, Mode: c.mode.String(),
-		NATT: c.natt, V6: c.v6, ESN: c.esn,
+		NATT: c.natt, V6: c.v6, ESN: c.esn, Options: c.opts,
 		EncKey: hex.EncodeToString(s.EncKey), AuthKey: hex.EncodeToString(s.AuthKey),
 		Src: s.Source.String(), Dst: s.Destination.String(), Sport: 4500, Dport: 4500,
 	}
@@ -84,6 +86,14 @@ var (
 func TestScapyOracle(t *testing.T) {
 	py := requireScapy(t)
 	cases := allCases()
+	// IPv4 options in the outer header of transport mode: it moves with them.
+	for _, p := range []Proposal{AES128GCM16, AES128SHA256} {
+		for _, natt := range []bool{false, true} {
+			c := tcase{proposal: p, mode: Transport, natt: natt, opts: true}
+			c.name = fmt.Sprintf("%v/transport/natt=%v/v4-options", p, natt)
+			cases = append(cases, c)
+		}
+	}
 
 	// (a) scapy encrypts, we decapsulate.
 	var req []oracleCase

@@ -35,7 +35,7 @@ import json
 import struct
 import sys
 
-from scapy.layers.inet import IP, UDP, TCP
+from scapy.layers.inet import IP, IPOption, UDP, TCP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.ipsec import ESP, SecurityAssociation
 from scapy.packet import Raw
@@ -149,7 +149,9 @@ def inner_packets(c):
             if c["v6"]:
                 p = IPv6(src=c["src"], dst=c["dst"], hlim=61) / UDP(sport=1701, dport=1701) / Raw(payload)
             else:
-                p = IP(src=c["src"], dst=c["dst"], ttl=61, id=1000 + i) / UDP(sport=1701, dport=1701) / Raw(payload)
+                # Router Alert (RFC 2113) makes a 24-byte header when asked for.
+                opts = [IPOption(b"\x94\x04\x00\x00")] if c.get("options") else []
+                p = IP(src=c["src"], dst=c["dst"], ttl=61, id=1000 + i, options=opts) / UDP(sport=1701, dport=1701) / Raw(payload)
         elif i % 2 == 0:
             p = IP(src="10.1.0.%d" % (i + 1), dst="10.2.0.1", tos=0x28) / UDP(sport=1701, dport=1701) / Raw(payload)
         else:
