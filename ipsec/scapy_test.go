@@ -2,9 +2,9 @@ package ipsec
 
 import (
 	"bytes"
-	"fmt"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"testing"
 )
