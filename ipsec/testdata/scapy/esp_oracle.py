@@ -25,9 +25,12 @@ python's own hmac/hashlib (never with sluice's code), and says so:
     ESP packet directly behind the IPv6 header.
   * IPv4 NAT-T encryption: scapy leaves the UDP length at 8; the script sets
     the length of the datagram.
-The RFC 3948 3.1.2 option sluice documents for NAT-T transport decapsulation
-(inner UDP checksum zeroed over IPv4, recomputed over IPv6 and for TCP) is
-applied here to scapy's plaintext, with scapy computing the checksum.
+NAT-T packets pass a simulated NAT on their way to sluice (the outer source
+address is rewritten), so the inner TCP/UDP checksums no longer match the
+header. The RFC 3948 3.1.2 option sluice documents for NAT-T transport
+decapsulation (inner UDP checksum zeroed over IPv4, recomputed over IPv6 and
+for TCP) is applied here to scapy's plaintext, with scapy computing the
+checksums.
 """
 import hashlib
 import hmac
@@ -140,18 +143,22 @@ def scapy_decrypt(c, raw, seq, strict=True):
 
 
 def inner_packets(c):
-    """Packets scapy crafts for a case: sizes from tiny to near-MTU."""
+    """Packets scapy crafts for a case: sizes from tiny to near-MTU; in
+    transport mode UDP/1701 and one TCP segment."""
     sizes = c.get("sizes", [1, 13, 64, 200, 1400, 3, 31])
     out = []
     for i, n in enumerate(sizes[: len(c["seqs"])]):
         payload = bytes((i * 7 + j) & 0xFF for j in range(n))
         if c["mode"] == "transport":
+            # One TCP segment among the UDP ones: NAT-T treats their checksums
+            # differently (RFC 3948 3.1.2).
+            l4 = TCP(sport=1701, dport=80, flags="PA", seq=1000 + i) if i == 2 else UDP(sport=1701, dport=1701)
             if c["v6"]:
-                p = IPv6(src=c["src"], dst=c["dst"], hlim=61) / UDP(sport=1701, dport=1701) / Raw(payload)
+                p = IPv6(src=c["src"], dst=c["dst"], hlim=61) / l4 / Raw(payload)
             else:
                 # Router Alert (RFC 2113) makes a 24-byte header when asked for.
                 opts = [IPOption(b"\x94\x04\x00\x00")] if c.get("options") else []
-                p = IP(src=c["src"], dst=c["dst"], ttl=61, id=1000 + i, options=opts) / UDP(sport=1701, dport=1701) / Raw(payload)
+                p = IP(src=c["src"], dst=c["dst"], ttl=61, id=1000 + i, options=opts) / l4 / Raw(payload)
         elif i % 2 == 0:
             p = IP(src="10.1.0.%d" % (i + 1), dst="10.2.0.1", tos=0x28) / UDP(sport=1701, dport=1701) / Raw(payload)
         else:
@@ -175,6 +182,21 @@ def expected_inner(c, plain):
     return bytes(p)
 
 
+def nat_rewrite(c, raw):
+    """A NAT between peer and sluice: the outer source address changes
+    (ESP's ICV does not cover it), so the inner TCP/UDP checksum, computed
+    over the peer's private address, no longer matches the header sluice
+    hands on: what RFC 3948 3.1.2 is about."""
+    if c["v6"]:
+        p = IPv6(raw)
+        p.src = "2001:db8:ffff::77"  # the UDP checksum stays 0, as scapy sent it
+    else:
+        p = IP(raw)
+        p.src = "192.0.2.77"
+        del p.chksum
+    return bytes(p)
+
+
 def encrypt(c):
     sa = make_sa(c)
     pkts = []
@@ -194,6 +216,8 @@ def encrypt(c):
             # Re-sign with the ESN high half (RFC 4303 2.2.1), which scapy omits.
             esp_start = len(raw) - len(bytes(enc[ESP]))
             raw = raw[:-icv_len] + hmac_icv(c, raw[esp_start:-icv_len], seq >> 32)
+        if c["natt"]:
+            raw = nat_rewrite(c, raw)
         plain = scapy_decrypt(c, raw, seq, strict=False)
         pkts.append({
             "seq": seq,
