@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -305,5 +307,25 @@ func TestReplayWindowIsLive(t *testing.T) {
 	if got.Drop(dataplane.DropESPReplay) != 199 || got[dataplane.StatDelivered] != 1 {
 		t.Fatalf("delivered %d, esp-replay %d; want 1 and 199 (one template sent 200 times)",
 			got[dataplane.StatDelivered], got.Drop(dataplane.DropESPReplay))
+	}
+}
+
+// TestNoKeysInText: the generator's and the scenario's printed forms never
+// carry key material (the config is the one place keys are written).
+func TestNoKeysInText(t *testing.T) {
+	sc := Scenario{Proposal: ipsec.AES256SHA256, SAs: 2, Seed: 99}
+	g := mustGen(t, sc)
+	text := g.String() + fmt.Sprintf("%v %+v %#v", g.Scenario(), sc.InboundSpec(1), sc.OutboundSpec(0))
+	for i := 0; i < 2; i++ {
+		for _, sp := range []ipsec.SASpec{sc.InboundSpec(i), sc.OutboundSpec(i)} {
+			for _, k := range [][]byte{sp.EncKey, sp.AuthKey} {
+				if h := hex.EncodeToString(k); strings.Contains(text, h[:12]) {
+					t.Fatalf("key of %s printed", sp.Name)
+				}
+			}
+		}
+	}
+	if cfg := string(g.Config()); !strings.Contains(cfg, hex.EncodeToString(sc.InboundSpec(0).EncKey)) {
+		t.Fatal("the config lacks the key it must carry")
 	}
 }
