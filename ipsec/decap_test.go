@@ -341,6 +341,29 @@ func TestLifetimes(t *testing.T) {
 			}
 		}
 	})
+	t.Run("idle SA checked by the control plane", func(t *testing.T) {
+		events = nil
+		c := tcase{name: "life-idle", proposal: AES128GCM16, mode: Transport}
+		is := c.spec(In)
+		is.Life = Lifetime{RekeyTime: time.Second, LifeTime: 2 * time.Second}
+		in, err := NewInboundSA(is, hook, WithBirth(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.CheckLifetime(int64(500*time.Millisecond)) || len(events) != 0 {
+			t.Fatalf("expired early: %v", events)
+		}
+		if in.CheckLifetime(int64(1500*time.Millisecond)) || len(events) != 1 || events[0].hard {
+			t.Fatalf("want one soft event, got %v", events)
+		}
+		if !in.CheckLifetime(int64(2*time.Second)) || len(events) != 2 || !events[1].hard {
+			t.Fatalf("want a hard event, got %v", events)
+		}
+		in.CheckLifetime(int64(3 * time.Second))
+		if len(events) != 2 {
+			t.Fatalf("hook called again: %v", events)
+		}
+	})
 	t.Run("born at first packet", func(t *testing.T) {
 		c := tcase{name: "life-first", proposal: AES128GCM16, mode: Transport}
 		os := c.spec(Out)

@@ -50,7 +50,8 @@ func WithExpiryHook(fn func(sa string, hard bool)) Option {
 // WithBirth sets the SA's creation time in the clock of the now values the
 // workers pass to Decap and Encap (monotonic nanoseconds). Without it the SA
 // is born at the now of the first packet it processes. Time lifetimes
-// (rekey-time, life-time) count from birth.
+// (rekey-time, life-time) count from birth and are checked per packet; an
+// idle SA is checked by CheckLifetime.
 func WithBirth(now int64) Option {
 	return func(o *options) { o.birth, o.born = now, true }
 }
@@ -237,6 +238,17 @@ func NewInboundSA(spec SASpec, opts ...Option) (*InboundSA, error) {
 // Name returns the SA's configured name.
 func (sa *InboundSA) Name() string { return sa.spec.Name }
 
+// CheckLifetime applies the time lifetimes at now (same clock as Decap's),
+// for an SA that may see no packet: the expiry hook fires as a packet would
+// make it. It reports whether the SA is hard-expired. Safe to call from the
+// control plane while workers run.
+func (sa *InboundSA) CheckLifetime(now int64) (hardExpired bool) {
+	if sa.life.timed {
+		sa.checkTime(&sa.ctr, now)
+	}
+	return sa.ctr.state.Load()&stateHard != 0
+}
+
 // SPI returns the SA's SPI.
 func (sa *InboundSA) SPI() uint32 { return sa.spi }
 
@@ -307,6 +319,15 @@ func NewOutboundSA(spec SASpec, opts ...Option) (*OutboundSA, error) {
 
 // Name returns the SA's configured name.
 func (sa *OutboundSA) Name() string { return sa.spec.Name }
+
+// CheckLifetime applies the time lifetimes at now (same clock as Encap's);
+// see InboundSA.CheckLifetime.
+func (sa *OutboundSA) CheckLifetime(now int64) (hardExpired bool) {
+	if sa.life.timed {
+		sa.checkTime(&sa.ctr, now)
+	}
+	return sa.ctr.state.Load()&stateHard != 0
+}
 
 // SPI returns the SA's SPI.
 func (sa *OutboundSA) SPI() uint32 { return sa.spi }
