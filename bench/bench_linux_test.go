@@ -75,13 +75,10 @@ func benchAFXDP(b *testing.B, dp bool, size int) {
 	}()
 	defer func() { stop.Store(true); wg.Wait() }()
 
-	recv := func() int { return 0 }
-	var w *dataplane.Worker
+	recv := port.Drop
 	if dp {
-		w = dataplane.NewWorker(dataplane.WorkerOptions{Port: port, Tables: &comp.Tables, Idle: dataplane.IdleBusy, CPU: -1})
+		w := dataplane.NewWorker(dataplane.WorkerOptions{Port: port, Tables: &comp.Tables, Idle: dataplane.IdleBusy, CPU: -1})
 		recv = w.Burst
-	} else {
-		recv = port.Drop
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for recv() == 0 {

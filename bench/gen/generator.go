@@ -70,9 +70,7 @@ func New(sc Scenario) (*Generator, error) {
 		g.sizes = append(g.sizes, w.Size)
 		sw = append(sw, uint32(w.Weight))
 	}
-	for _, i := range schedule[uint8](sw) {
-		g.sizeSched = append(g.sizeSched, i)
-	}
+	g.sizeSched = schedule[uint8](sw)
 	g.espOff = ethHdrLen + ipv4HdrLen
 	if sc.IPv6 {
 		g.espOff = ethHdrLen + ipv6HdrLen
