@@ -136,7 +136,7 @@ func daemonMain(args []string, stdout, stderr io.Writer) int {
 	// Ports are opened on this locked thread: capabilities and network
 	// namespaces are per thread.
 	runtime.LockOSThread()
-	d, err := startDaemon(tree, cfg, log)
+	d, err := startDaemon(tree, cfg, o.configPath, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "sluiced: %s\n", oneLine(err))
 		return 1

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/sluicenet/sluice/control"
+	"github.com/sluicenet/sluice/control/api"
 	"github.com/sluicenet/sluice/control/config"
+	"github.com/sluicenet/sluice/control/metrics"
 	"github.com/sluicenet/sluice/dataplane"
 	"github.com/sluicenet/sluice/dataplane/afxdp"
 )
@@ -35,11 +37,13 @@ type daemon struct {
 // startDaemon attaches to every configured interface, commits the
 // configuration and starts the workers. It never half-starts: on any error
 // it undoes what it did and returns a one-line reason.
-func startDaemon(tree *config.Tree, cfg *config.Config, log *slog.Logger) (_ *daemon, err error) {
+func startDaemon(tree *config.Tree, cfg *config.Config, savePath string, log *slog.Logger) (_ *daemon, err error) {
 	d := &daemon{log: log, ifaces: cfg.Interfaces}
 	defer func() {
 		if err != nil {
-			_ = d.teardown()
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			defer cancel()
+			_ = d.stop(ctx)
 		}
 	}()
 	if len(cfg.Interfaces) == 0 {
@@ -81,7 +85,7 @@ func startDaemon(tree *config.Tree, cfg *config.Config, log *slog.Logger) (_ *da
 		}
 		d.dp.AddWorker(dataplane.WorkerOptions{Port: p, Idle: cfg.Dataplane.Idle, CPU: cpu, Pin: afxdp.PinCPU, Logger: log})
 	}
-	if err := d.startServers(cfg); err != nil {
+	if err := d.startServers(cfg, savePath); err != nil {
 		return nil, err
 	}
 	d.dp.Start()
@@ -219,6 +223,31 @@ func (d *daemon) teardown() error {
 	return errors.Join(errs...)
 }
 
-// startServers starts the API, metrics and L2TP servers.
-// TODO(#5, #7): wire control/api, control/metrics and the LNS when they land.
-func (d *daemon) startServers(cfg *config.Config) error { return nil }
+// startServers starts the local API and the metrics endpoint; their
+// shutdown steps run in reverse order in stop.
+func (d *daemon) startServers(cfg *config.Config, savePath string) error {
+	srv, err := api.NewServer(d.ctrl, api.Options{Socket: cfg.API.Socket, Group: cfg.API.Group, Logger: d.log, SavePath: savePath})
+	if err != nil {
+		return err
+	}
+	d.stops = append(d.stops, func(context.Context) error { return srv.Close() })
+	go d.serve("api", srv.Serve)
+	d.log.Info("API listening", "socket", cfg.API.Socket)
+	if cfg.Metrics.Listen != "" {
+		ms, err := metrics.Listen(cfg.Metrics.Listen, d.ctrl, metrics.Options{Logger: d.log})
+		if err != nil {
+			return err
+		}
+		d.stops = append(d.stops, func(context.Context) error { return ms.Close() })
+		go d.serve("metrics", ms.Serve)
+		d.log.Info("metrics listening", "addr", ms.Addr().String())
+	}
+	return nil
+}
+
+// serve runs a server loop and logs how it ended if it failed.
+func (d *daemon) serve(name string, fn func() error) {
+	if err := fn(); err != nil {
+		d.log.Error("server stopped", "server", name, "err", err)
+	}
+}
