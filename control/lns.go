@@ -65,6 +65,11 @@ type LNSOptions struct {
 	// Rand is the server's random source (tunnel and session ids,
 	// challenges, random vectors); nil: crypto/rand.
 	Rand io.Reader
+	// Nice, when positive (1-19), runs Run on an OS thread of its own at
+	// that niceness (Linux), so that where a worker shares a core with the
+	// LNS the worker wins the CPU under a flood of control messages, as
+	// Options.Nice does for commits. 0 leaves priorities alone.
+	Nice int
 }
 
 // DefaultLNSOptions returns the defaults NewLNS fills in for zero fields.
@@ -186,6 +191,18 @@ func NewLNS(ctrl *Controller, opts LNSOptions) *LNS {
 // it once, on its own goroutine, while the workers run (replies leave
 // through them).
 func (l *LNS) Run(ctx context.Context) error {
+	if l.opts.Nice > 0 {
+		if err := withNice(l.opts.Nice, func() { l.run(ctx) }); err != nil {
+			l.log.Warn("l2tp: LNS ran at normal priority", "nice", l.opts.Nice, "err", err)
+		}
+		return nil
+	}
+	l.run(ctx)
+	return nil
+}
+
+// run is Run's loop.
+func (l *LNS) run(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	sleep := l.opts.PollBusy
@@ -205,7 +222,7 @@ func (l *LNS) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			l.shutdown()
-			return nil
+			return
 		case <-timer.C:
 		}
 		sleep = min(2*sleep, l.opts.PollIdle)

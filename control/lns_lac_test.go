@@ -34,6 +34,7 @@ type lnsLab struct {
 	lns       string       // extra l2tp lns settings, YAML flow items
 	static    string       // l2tp static section body, YAML
 	extraRule string       // one more rule line
+	extraSA   string       // more ipsec sa lines, YAML
 }
 
 func (lab lnsLab) yaml() string {
@@ -48,7 +49,7 @@ func (lab lnsLab) yaml() string {
 		b.WriteString("        " + lab.extraRule + "\n")
 	}
 	b.WriteString("  interface:\n    eth0: {local: WAN_LOCAL}\n")
-	if len(lab.clients) > 0 {
+	if len(lab.clients) > 0 || lab.extraSA != "" {
 		b.WriteString("ipsec:\n  sa:\n")
 	}
 	for _, i := range lab.clients {
@@ -65,6 +66,7 @@ func (lab lnsLab) yaml() string {
 		fmt.Fprintf(&b, "    out-c%d: {spi: 0x%08x, direction: out, source: 10.99.0.1, destination: %s, proposal: aes128gcm16, enc-key: %s%s}\n",
 			i, 0xd000+i, clientAddr(i), keyHex(500+i), enc)
 	}
+	b.WriteString(lab.extraSA)
 	b.WriteString("l2tp:\n  lns: {hostname: sluice-lab, hello-interval: 1s" + lab.lns + "}\n")
 	if lab.static != "" {
 		b.WriteString("  static:\n" + lab.static)

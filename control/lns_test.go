@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -383,5 +384,38 @@ func TestLNSKeysNeverShown(t *testing.T) {
 	}
 	if ts := r.ctrl.L2TPTunnels(); len(ts) != 1 || ts[0].State != "established" {
 		t.Errorf("tunnels %+v", ts)
+	}
+}
+
+// TestLNSReplyNoAlloc: once a peer's route and its SA binding are known,
+// building, encrypting and injecting a reply allocates nothing, and
+// neither does parsing a punted packet.
+func TestLNSReplyNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r := newLNSRig(t, lnsLab{clients: []int{1}}, LNSOptions{})
+	c := newTestLAC(t, 1, false, 0)
+	r.open(c)
+	peer := l2tp.Peer{Addr: netip.AddrPortFrom(c.addr, 1701), Binding: "in-c1"}
+	payload := c.encode(&l2tp.Message{Type: l2tp.MsgHELLO})
+	pkt := udpPacket(t, c.addr, boxAddr, 1701, 1701, payload)
+	in := r.w.Inject()
+	l := r.lns
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	sent := l.st.Replies
+	allocs := testing.AllocsPerRun(200, func() {
+		l.sendLocked(peer, payload)
+		in.Advance()
+		if _, ok := parseUDP(pkt); !ok {
+			t.Fatal("parse")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per reply", allocs)
+	}
+	if l.st.Replies-sent < 200 {
+		t.Errorf("%d replies sent", l.st.Replies-sent)
 	}
 }
