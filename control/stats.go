@@ -134,6 +134,9 @@ func Collect(dp *dataplane.Dataplane, b *Builder) *Stats {
 	s.L2TP.ControlPunted = total[dataplane.StatPuntedL2TPControl]
 	s.NATKeepalives = total[dataplane.StatNATKeepalives]
 	s.PassedToKernel = total[dataplane.StatPassedToKernel]
+	for _, n := range dp.KernelPassed() {
+		s.PassedToKernel += n
+	}
 
 	for name, sa := range b.inbound {
 		st := sa.Stats()

@@ -32,6 +32,7 @@ type Dataplane struct {
 	gen     atomic.Uint64
 	mu      sync.Mutex // guards workers and the goroutine bookkeeping; never taken by workers
 	workers []*Worker
+	kernel  map[string]func() uint64 // per interface: frames the XDP program passed to the kernel
 	wg      sync.WaitGroup
 }
 
@@ -102,6 +103,31 @@ func (d *Dataplane) Counts() Counts {
 		c.Add(&wc)
 	}
 	return c
+}
+
+// SetKernelPassed registers how to read, for interface ifname, how many
+// frames its XDP steering program handed to the kernel (XDP_PASS). Ports
+// that are steered in software count those frames themselves
+// (StatPassedToKernel); steered ports never see them, so the daemon asks
+// the program.
+func (d *Dataplane) SetKernelPassed(ifname string, fn func() uint64) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.kernel == nil {
+		d.kernel = map[string]func() uint64{}
+	}
+	d.kernel[ifname] = fn
+}
+
+// KernelPassed returns, per interface, what SetKernelPassed sources report.
+func (d *Dataplane) KernelPassed() map[string]uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make(map[string]uint64, len(d.kernel))
+	for n, fn := range d.kernel {
+		out[n] = fn()
+	}
+	return out
 }
 
 // Punts returns worker w's punt queue (the control plane drains it).

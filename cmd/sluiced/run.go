@@ -27,6 +27,7 @@ type daemon struct {
 	dp     *dataplane.Dataplane
 	ctrl   *control.Controller
 	progs  []*afxdp.Program
+	progOf map[string]*afxdp.Program // by interface
 	ports  []*afxdp.Port
 	ifaces map[string]config.InterfaceSpec // what is attached, for reloads
 	// stops holds the shutdown steps of the servers started after the
@@ -38,7 +39,7 @@ type daemon struct {
 // configuration and starts the workers. It never half-starts: on any error
 // it undoes what it did and returns a one-line reason.
 func startDaemon(tree *config.Tree, cfg *config.Config, savePath string, log *slog.Logger) (_ *daemon, err error) {
-	d := &daemon{log: log, ifaces: cfg.Interfaces}
+	d := &daemon{log: log, ifaces: cfg.Interfaces, progOf: map[string]*afxdp.Program{}}
 	defer func() {
 		if err != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
@@ -74,6 +75,15 @@ func startDaemon(tree *config.Tree, cfg *config.Config, savePath string, log *sl
 	}
 
 	d.dp = dataplane.New()
+	for ifname, prog := range d.progOf {
+		d.dp.SetKernelPassed(ifname, func() uint64 {
+			c, err := prog.Counters()
+			if err != nil {
+				return 0
+			}
+			return c.Passed
+		})
+	}
 	d.ctrl = control.NewController(d.dp, control.Options{Logger: log})
 	if _, err := d.ctrl.Commit(tree, "sluiced", "startup configuration"); err != nil {
 		return nil, err
@@ -125,6 +135,7 @@ func (d *daemon) attach(name string, spec config.InterfaceSpec) error {
 		return err
 	}
 	d.progs = append(d.progs, prog)
+	d.progOf[name] = prog
 	if err := prog.Attach(name, mode); err != nil {
 		return err
 	}
