@@ -2,9 +2,11 @@ package control
 
 import (
 	"maps"
+	"time"
 
 	"github.com/sluicenet/sluice/dataplane"
 	"github.com/sluicenet/sluice/ipsec"
+	"github.com/sluicenet/sluice/l2tp"
 )
 
 // Dynamic L2TP sessions: the ones the LNS negotiated (ICRQ/ICRP/ICCN),
@@ -110,3 +112,84 @@ func (b *Builder) publishDynamic(dp *dataplane.Dataplane, changes map[uint32]*da
 // dynamicCount returns how many dynamic sessions the builder holds.
 // Caller holds the controller's mu.
 func (b *Builder) dynamicCount() int { return len(b.dynamic) }
+
+// lnsEvents turns the server's transitions into dynamic sessions. Its
+// methods run inside server calls, under the LNS's mu.
+type lnsEvents struct{ l *LNS }
+
+// TunnelUp counts the tunnel.
+func (e lnsEvents) TunnelUp(l2tp.TunnelEvent) { e.l.st.TunnelsUp++ }
+
+// TunnelDown counts the tunnel; its sessions went down before it.
+func (e lnsEvents) TunnelDown(l2tp.TunnelEvent) { e.l.st.TunnelsDown++ }
+
+// SessionUp publishes the session, bound to the inbound SA its tunnel
+// arrived in (data messages are accepted from that SA only).
+func (e lnsEvents) SessionUp(ev l2tp.SessionEvent) {
+	l := e.l
+	key := dataplane.SessionKey(ev.LocalTunnelID, ev.LocalID)
+	lv := l.ctrl.live.Load()
+	var sa *ipsec.InboundSA
+	if ev.Peer.Binding != "" {
+		sa = lv.inbound[ev.Peer.Binding]
+	}
+	switch {
+	case lv.sessions[key] != nil:
+		// A static session has these ids (the server's ids are random):
+		// the data messages could reach only one of the two, so the
+		// negotiated call is hung up (CDN) and the operator's session kept.
+		l.st.StaticCollisions++
+		l.closes = append(l.closes, sessionRef{ev.LocalTunnelID, ev.LocalID})
+		l.log.Warn("l2tp: negotiated session has a static session's ids; hung up", "tunnel_id", ev.LocalTunnelID, "session_id", ev.LocalID)
+		return
+	case ev.Peer.Binding != "" && sa == nil:
+		// The SA went away under the tunnel; followLocked tears it down.
+		l.closes = append(l.closes, sessionRef{ev.LocalTunnelID, ev.LocalID})
+		return
+	}
+	l.want[key] = &dataplane.Session{TunnelID: ev.LocalTunnelID, SessionID: ev.LocalID, PeerTunnel: ev.PeerTunnelID,
+		PeerSession: ev.PeerID, SA: sa, Counter: new(dataplane.Counter)}
+	l.dirty[key] = struct{}{}
+	l.st.SessionsUp++
+}
+
+// SessionDown unpublishes the session.
+func (e lnsEvents) SessionDown(ev l2tp.SessionEvent) {
+	l := e.l
+	key := dataplane.SessionKey(ev.LocalTunnelID, ev.LocalID)
+	if l.want[key] == nil {
+		return // never published (a collision) or already gone
+	}
+	delete(l.want, key)
+	l.dirty[key] = struct{}{}
+	l.st.SessionsDown++
+}
+
+// publishLocked publishes the changed sessions when PublishEvery has passed
+// since the last publish (or force), and the controller is not in the
+// middle of a commit (TryLock: the next pass retries).
+//
+// +checklocks:mu
+func (l *LNS) publishLocked(now time.Time, force bool) {
+	if len(l.dirty) == 0 || (!force && now.Sub(l.published) < l.opts.PublishEvery) {
+		return
+	}
+	if !l.ctrl.mu.TryLock() {
+		if !force {
+			l.st.PublishDeferred++
+			return
+		}
+		l.ctrl.mu.Lock()
+	}
+	clear(l.changes)
+	for key := range l.dirty {
+		l.changes[key] = l.want[key] // nil: removed
+	}
+	l.ctrl.b.publishDynamic(l.dp, l.changes)
+	dyn := l.ctrl.b.dynamicCount()
+	l.ctrl.mu.Unlock()
+	clear(l.dirty)
+	l.published = now
+	l.st.Publishes++
+	l.st.PublishedSessions = dyn
+}

@@ -67,3 +67,29 @@ func (l *LNS) L2TPSessions() []types.L2TPSession {
 	}
 	return out
 }
+
+// LNSStats are the LNS's own counters (the server's are in Server; the
+// tunnels' in L2TPTunnels).
+type LNSStats struct {
+	Punts     uint64 // L2TP control messages handed to the server
+	IKE       uint64 // IKE punts (UDP/4500, non-ESP marker), dropped: no IKE daemon in sluice
+	Malformed uint64 // punts that are not IP + UDP to port 1701
+	NoServer  uint64 // punts before the first commit
+	// RoutesFull counts punts from new peers dropped because MaxRoutes
+	// routes were kept.
+	RoutesFull uint64
+	Routes     int // routes kept now
+
+	Replies    uint64                // frames handed to an inject queue
+	ReplyDrops [NumReplyDrops]uint64 // replies dropped, by ReplyDrop
+	Server     l2tp.ServerStats      // the current server's counters
+
+	TunnelsUp, TunnelsDown   uint64
+	SessionsUp, SessionsDown uint64
+	StaticCollisions         uint64 // negotiated sessions hung up: a static session has their ids
+	SATeardowns              uint64 // tunnels torn down because a commit removed their SA
+	Restarts                 uint64 // server restarts for a changed l2tp.lns
+	Publishes                uint64 // session map publishes
+	PublishDeferred          uint64 // publishes put off because a commit held the controller
+	PublishedSessions        int    // dynamic sessions in the last publish
+}

@@ -84,6 +84,7 @@ type testLAC struct {
 	out       *ipsec.OutboundSA // nil: cleartext
 	in        *ipsec.InboundSA
 	mac       [6]byte
+	vlan      uint16 // 802.1Q tag control information; 0: untagged
 	tid       uint16 // its tunnel id
 	serverTID uint16 // learnt from SCCRP
 	ns, nr    uint16
@@ -161,7 +162,11 @@ func (c *testLAC) frame(l2 []byte) []byte {
 }
 
 func (c *testLAC) eth() []byte {
-	return append(append(append([]byte(nil), boxMAC[:]...), c.mac[:]...), 0x08, 0x00)
+	b := append(append([]byte(nil), boxMAC[:]...), c.mac[:]...)
+	if c.vlan != 0 {
+		b = append(b, 0x81, 0x00, byte(c.vlan>>8), byte(c.vlan))
+	}
+	return append(b, 0x08, 0x00)
 }
 
 // send encodes m and returns its frame.
@@ -193,10 +198,22 @@ type reply struct {
 func (c *testLAC) decode(frame []byte) (reply, bool) {
 	c.tb.Helper()
 	var r reply
-	if [6]byte(frame[0:6]) != c.mac || [6]byte(frame[6:12]) != boxMAC || binary.BigEndian.Uint16(frame[12:]) != 0x0800 {
+	if [6]byte(frame[0:6]) != c.mac || [6]byte(frame[6:12]) != boxMAC {
 		return r, false
 	}
-	ip := frame[14:]
+	l3 := 14
+	if binary.BigEndian.Uint16(frame[12:]) == 0x8100 {
+		if tci := binary.BigEndian.Uint16(frame[14:]); tci != c.vlan {
+			c.tb.Errorf("reply tagged %#04x, want %#04x", tci, c.vlan)
+		}
+		l3 = 18
+	} else if c.vlan != 0 {
+		c.tb.Errorf("reply untagged, want VLAN tag %#04x", c.vlan)
+	}
+	if binary.BigEndian.Uint16(frame[l3-2:]) != 0x0800 {
+		return r, false
+	}
+	ip := frame[l3:]
 	if netip.AddrFrom4([4]byte(ip[16:20])) != c.addr {
 		return r, false
 	}

@@ -2,6 +2,7 @@ package control
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"maps"
 	"net/netip"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/gopacket"
+	"github.com/google/gopacket/layers"
 
 	"github.com/sluicenet/sluice/control/api/types"
 	"github.com/sluicenet/sluice/dataplane"
@@ -418,4 +422,87 @@ func TestLNSReplyNoAlloc(t *testing.T) {
 	if l.st.Replies-sent < 200 {
 		t.Errorf("%d replies sent", l.st.Replies-sent)
 	}
+}
+
+// TestLNSVLANReply: a peer behind an 802.1Q tag is answered on the same
+// VLAN (the tag control information, priority bits included, as the punt
+// saw it).
+func TestLNSVLANReply(t *testing.T) {
+	r := newLNSRig(t, lnsLab{clients: []int{1}}, LNSOptions{})
+	c := newTestLAC(t, 1, false, 0)
+	c.vlan = 0x2000 | 42 // priority 1, VLAN 42
+	got := c.take(r.exchange(c.send(sccrqMsg(c.tid, "tagged"))))
+	if len(got) != 1 || got[0].msg.Type != l2tp.MsgSCCRP {
+		t.Fatalf("got %v, want [SCCRP] on VLAN 42", typesOfReplies(got))
+	}
+}
+
+// TestWriteIPUDPChecksums checks the reply headers against gopacket's
+// checksums (IPv4 header and UDP over IPv4 and IPv6, RFC 768/8200), and
+// the NAT-T port float's incremental UDP checksum update (RFC 1624)
+// against a full recomputation.
+func TestWriteIPUDPChecksums(t *testing.T) {
+	payload := []byte("\xc8\x02 some L2TP control message bytes, odd length")
+	for _, tc := range []struct {
+		name     string
+		src, dst netip.Addr
+	}{
+		{"ipv4", netip.MustParseAddr("10.99.0.1"), netip.MustParseAddr("198.51.100.7")},
+		{"ipv6", netip.MustParseAddr("2001:db8::1"), netip.MustParseAddr("2001:db8:ffff::7")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hl := 20
+			if tc.src.Is6() {
+				hl = 40
+			}
+			b := make([]byte, hl+8+len(payload))
+			writeIPUDP(b, tc.src, tc.dst, 1701, 40000, 7, payload)
+			want := referenceIPUDP(t, tc.src, tc.dst, 1701, 40000, payload)
+			if tc.src.Is4() {
+				b[4], b[5] = 0, 0 // identification: ours is a counter
+				binary.BigEndian.PutUint16(b[10:], 0)
+				binary.BigEndian.PutUint16(b[10:], ^fold(sumBytes(0, b[:20])))
+			}
+			if !bytes.Equal(b, want) {
+				t.Fatalf("got  %x\nwant %x", b, want)
+			}
+			// NAT-T: the same bytes as an ESP-in-UDP packet, ports floated:
+			// the checksum updated as if recomputed...
+			pkt := append([]byte(nil), want...)
+			floatNATT(pkt, 4501, 31337)
+			ref := referenceIPUDP(t, tc.src, tc.dst, 4501, 31337, payload)
+			if !bytes.Equal(pkt[hl:], ref[hl:]) {
+				t.Fatalf("floated %x\nwant    %x", pkt[hl:], ref[hl:])
+			}
+			// ...and a zero IPv4 checksum (RFC 3948 2.1) left zero.
+			if tc.src.Is4() {
+				binary.BigEndian.PutUint16(pkt[hl+6:], 0)
+				floatNATT(pkt, 4500, 4500)
+				if p, cs := binary.BigEndian.Uint16(pkt[hl+2:]), binary.BigEndian.Uint16(pkt[hl+6:]); p != 4500 || cs != 0 {
+					t.Fatalf("port %d checksum %#04x, want 4500, 0", p, cs)
+				}
+			}
+		})
+	}
+}
+
+// referenceIPUDP builds the packet with gopacket (identification 0).
+func referenceIPUDP(t *testing.T, src, dst netip.Addr, sport, dport uint16, payload []byte) []byte {
+	t.Helper()
+	udp := &layers.UDP{SrcPort: layers.UDPPort(sport), DstPort: layers.UDPPort(dport)}
+	var ip gopacket.SerializableLayer
+	if src.Is4() {
+		ip4 := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		_ = udp.SetNetworkLayerForChecksum(ip4)
+		ip = ip4
+	} else {
+		ip6 := &layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolUDP, SrcIP: src.AsSlice(), DstIP: dst.AsSlice()}
+		_ = udp.SetNetworkLayerForChecksum(ip6)
+		ip = ip6
+	}
+	buf := gopacket.NewSerializeBuffer()
+	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ip, udp, gopacket.Payload(payload)); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
