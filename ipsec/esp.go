@@ -15,6 +15,20 @@
 // Decap and Encap return a Result, never an error: they are called per packet,
 // allocate nothing, take no lock and never panic on packet bytes.
 //
+// Sharing: several workers may use one SA at once. What they share is either
+// immutable (keys, AEAD and block cipher objects, HMAC pad states, limits) or
+// atomic (the replay window of package replay, the outbound sequence number,
+// counters, lifetime flags). What is not safe to share (hash.Hash and
+// cipher.BlockMode of the CBC suites) is borrowed per packet from the SA's
+// sync.Pool. AEAD nonces and AADs are built inside the packet buffer, not on
+// the stack, because they pass through the cipher.AEAD interface and a stack
+// array would escape to the heap.
+//
+// Lifetimes (Lifetime, WithExpiryHook, WithBirth, CheckLifetime): soft limits
+// are reported once, hard limits make the SA refuse traffic with
+// ResultExpired; an outbound SA without ESN expires instead of wrapping its
+// sequence number.
+//
 // Standards: ESP RFC 4303 (ESN in 2.2.1 and Appendix A), AES-GCM RFC 4106,
 // ChaCha20-Poly1305 RFC 7634, AES-CBC RFC 3602, HMAC-SHA1-96 RFC 2404,
 // HMAC-SHA-256-128 RFC 4868, UDP encapsulation (NAT-T) RFC 3948.
