@@ -5,7 +5,7 @@
 # and only as root; otherwise it says what is missing and carries on (the
 # tests that need a missing tool skip, except under CI=true).
 set -euo pipefail
-pkgs=(python3-scapy python3-yaml xl2tpd tshark iproute2 tcpdump)
+pkgs=(python3-scapy python3-cryptography python3-yaml xl2tpd tshark iproute2 tcpdump)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
