@@ -55,11 +55,11 @@ type LiveResult struct {
 	Namespaces []string // the lab's, removed when RunLive returns
 	Links      []string // the veth pair's ends
 	Sent       gen.Counts
-	Expect    gen.Expectation
-	Stats     control.Stats // the daemon's counters document (API /v1/stats)
-	TCPEcho   string        // what the server's kernel echoed back over TCP
-	DaemonLog string
-	Exit      error // the daemon's exit after SIGTERM (nil: clean)
+	Expect     gen.Expectation
+	Stats      control.Stats // the daemon's counters document (API /v1/stats)
+	TCPEcho    string        // what the server's kernel echoed back over TCP
+	DaemonLog  string
+	Exit       error // the daemon's exit after SIGTERM (nil: clean)
 }
 
 // Lab addresses: the same /24 as dptest's veth lab.
