@@ -51,11 +51,12 @@ func TestLabAFXDPRun(t *testing.T) {
 			if row.PPS <= 0 || row.BasePPS <= 0 || row.OfferedPPS <= 0 {
 				t.Errorf("rates not measured: %+v", row)
 			}
-			// Allocations here are process-wide and include the runtime
-			// starting threads for the round's locked goroutines; the
-			// per-packet paths are proven allocation-free by the pipeline
-			// run and the generator and transmitter tests.
-			if row.AllocsPerPkt > 0.01 {
+			// Allocations here are process-wide and, in a Count round,
+			// include the runtime starting threads for the round's locked
+			// goroutines (tens per round, whatever the frame count); the
+			// per-packet paths are proven allocation-free by
+			// TestWorkerBurstAllocs and the generator and transmitter tests.
+			if row.AllocsPerPkt > 0.05 {
 				t.Errorf("%v allocations per packet", row.AllocsPerPkt)
 			}
 		})
