@@ -86,12 +86,6 @@ func NewServer(ctrl *control.Controller, opts Options) (*Server, error) {
 	if opts.Socket == "" {
 		opts.Socket = DefaultSocket
 	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	if opts.MaxBody <= 0 {
-		opts.MaxBody = 64 << 20
-	}
 	s := newServer(ctrl, opts)
 	ln, err := listen(opts.Socket, opts.Group)
 	if err != nil {
@@ -103,6 +97,12 @@ func NewServer(ctrl *control.Controller, opts Options) (*Server, error) {
 
 // newServer builds the handler without a socket (tests of the router).
 func newServer(ctrl *control.Controller, opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = 64 << 20
+	}
 	s := &Server{
 		ctrl:     ctrl,
 		sessions: control.NewSessions(ctrl, control.SessionOptions{Idle: opts.SessionIdle, Max: opts.MaxSessions}),
