@@ -265,6 +265,12 @@ func (r *afxdpRun) round(dp bool) (roundResult, error) {
 			}
 		}()
 	} else {
+		// Drop only hands RX descriptors back to the fill ring; frames a
+		// worker released in the previous round wait on the free stack. An
+		// empty Recv puts them on the fill ring first, or a round after a
+		// lossy one could start with an empty fill ring and nothing to
+		// drop, ever.
+		port.Recv(nil)
 		rxWG.Add(1)
 		go runLocked(&rxWG, r.o.Pin, rxCPU, func() { bareLoop(port, &rxStop, &received) })
 	}
