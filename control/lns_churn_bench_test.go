@@ -44,7 +44,7 @@ type churnTunnel struct {
 // worker would: decrypted inner packets bound to in-c1) and reads the
 // LNS's encrypted replies from the idle worker's inject queue.
 type churnDriver struct {
-	b       *testing.B
+	err     error // the first failure; the driver runs off the benchmark's goroutine
 	w       *dataplane.Worker
 	sa      *ipsec.InboundSA
 	cli     *ipsec.InboundSA
@@ -70,7 +70,8 @@ func (d *churnDriver) push(t *churnTunnel, m *l2tp.Message) {
 	m.Ns, m.Nr = t.ns, t.nr
 	b, err := m.Append(d.l2[:0], nil, nil)
 	if err != nil {
-		d.b.Fatal(err)
+		d.fail("encode: %v", err)
+		return
 	}
 	d.l2 = b
 	if !m.IsZLB() {
@@ -95,23 +96,28 @@ func (d *churnDriver) drain() int {
 		n++
 		off, m, r := d.cli.Decap(d.buf, 14, 34, k, 1)
 		if r != ipsec.OK {
-			d.b.Fatalf("LAC decrypt: %v", r)
+			d.fail("LAC decrypt: %v", r)
+			continue
 		}
 		u, ok := parseUDP(d.buf[off : off+m])
 		if !ok {
-			d.b.Fatal("reply is not UDP")
+			d.fail("reply is not UDP")
+			continue
 		}
 		msg, err := l2tp.ParseControl(u.payload, nil)
 		if err != nil {
-			d.b.Fatal(err)
+			d.fail("reply: %v", err)
+			continue
 		}
 		t := d.tunnels[msg.TunnelID]
 		if t == nil {
-			d.b.Fatalf("reply to unknown tunnel %d", msg.TunnelID)
+			d.fail("reply to unknown tunnel %d", msg.TunnelID)
+			continue
 		}
-		if !msg.IsZLB() && msg.Ns == t.nr {
-			t.nr++
+		if msg.IsZLB() || msg.Ns != t.nr {
+			continue // an ack, or a retransmission of what was handled
 		}
+		t.nr++
 		switch msg.Type {
 		case l2tp.MsgSCCRP:
 			t.serverTID = msg.AssignedTunnelID
@@ -127,48 +133,73 @@ func (d *churnDriver) drain() int {
 	return n
 }
 
-// until drains replies until cond holds.
-func (d *churnDriver) until(what string, cond func() bool) {
+// fail records the driver's first failure.
+func (d *churnDriver) fail(format string, a ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf(format, a...)
+	}
+}
+
+// until drains replies until cond holds (false on a failure or timeout).
+func (d *churnDriver) until(what string, cond func() bool) bool {
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {
 		if d.drain() == 0 {
 			time.Sleep(100 * time.Microsecond)
 		}
 		if time.Now().After(deadline) {
-			d.b.Fatalf("churn: timed out waiting for %s (LNS %+v)", what, d.lns.Stats())
+			states := map[string]int{}
+			for _, t := range d.lns.L2TPTunnels() {
+				states[t.State+"/"+t.Reason]++
+			}
+			d.fail("churn: timed out waiting for %s (LNS %+v; tunnels by state/reason %v)", what, d.lns.Stats(), states)
+		}
+		if d.err != nil {
+			return false
 		}
 	}
+	return true
 }
 
 // churn establishes tunnels×perTun sessions and tears them all down,
 // sessions first (CDN), then tunnels (StopCCN).
 func (d *churnDriver) churn(lns *LNS, base uint16, tunnels int) {
 	st0 := lns.Stats()
-	d.tunnels = map[uint16]*churnTunnel{}
+	// Earlier churns' tunnels stay known: their late acks are expected.
+	if d.tunnels == nil {
+		d.tunnels = map[uint16]*churnTunnel{}
+	}
+	var these []*churnTunnel
 	for i := range tunnels {
 		t := &churnTunnel{tid: base + uint16(i), sessions: map[uint16]uint16{}}
 		d.tunnels[t.tid] = t
+		these = append(these, t)
 		m := sccrqMsg(t.tid, "churn")
 		m.ReceiveWindowSize = 1024
 		d.push(t, m)
 	}
 	want := uint64(tunnels * d.perTun)
-	d.until("sessions up", func() bool { return lns.Stats().SessionsUp-st0.SessionsUp == want })
-	for _, t := range d.tunnels {
+	if !d.until("sessions up", func() bool { return lns.Stats().SessionsUp-st0.SessionsUp == want }) {
+		return
+	}
+	for _, t := range these {
 		for ours, theirs := range t.sessions {
 			cdn := &l2tp.Message{Type: l2tp.MsgCDN, SessionID: theirs, AssignedSessionID: ours, Result: l2tp.ResultCode{Result: l2tp.CDNAdmin}}
 			cdn.Add(l2tp.AVPResultCode, l2tp.AVPAssignedSessionID)
 			d.push(t, cdn)
 		}
 	}
-	d.until("sessions down", func() bool { return lns.Stats().SessionsDown-st0.SessionsDown == want })
-	for _, t := range d.tunnels {
+	if !d.until("sessions down", func() bool { return lns.Stats().SessionsDown-st0.SessionsDown == want }) {
+		return
+	}
+	for _, t := range these {
 		stop := &l2tp.Message{Type: l2tp.MsgStopCCN, AssignedTunnelID: t.tid, Result: l2tp.ResultCode{Result: l2tp.StopClear}}
 		stop.Add(l2tp.AVPAssignedTunnelID, l2tp.AVPResultCode)
 		d.push(t, stop)
 	}
-	d.until("tunnels down", func() bool { return lns.Stats().TunnelsDown-st0.TunnelsDown == uint64(tunnels) })
-	d.until("nothing published", func() bool { return lns.Stats().PublishedSessions == 0 })
+	if d.until("tunnels down", func() bool { return lns.Stats().TunnelsDown-st0.TunnelsDown == uint64(tunnels) }) {
+		d.until("nothing published", func() bool { return lns.Stats().PublishedSessions == 0 })
+	}
 }
 
 // BenchmarkLNSChurn/10000-sessions/1400B/lns-nice-N: one iteration is a
@@ -215,7 +246,7 @@ func benchChurn(b *testing.B, tunnels, perTun, size, nice int) {
 		w0.Stop()
 		dp.Stop()
 	}()
-	d := &churnDriver{b: b, w: w1, sa: ctrl.live.Load().inbound["in-c1"], cli: newTestLAC(b, 1, false, 0).in,
+	d := &churnDriver{w: w1, sa: ctrl.live.Load().inbound["in-c1"], cli: newTestLAC(b, 1, false, 0).in,
 		buf: make([]byte, dataplane.MaxPacket), perTun: perTun, lns: lns}
 	delivered := func() uint64 { return w0.Counts()[dataplane.StatDelivered] }
 	quiet := func(dur time.Duration) (pkts uint64, took time.Duration) {
@@ -233,6 +264,9 @@ func benchChurn(b *testing.B, tunnels, perTun, size, nice int) {
 		p0, t0 := delivered(), time.Now()
 		if err := withNice(19, func() { d.churn(lns, base, tunnels) }); err != nil {
 			b.Logf("driver at normal priority: %v", err)
+		}
+		if d.err != nil {
+			b.Fatal(d.err)
 		}
 		churnPkts, churnTook = churnPkts+delivered()-p0, churnTook+time.Since(t0)
 		base += uint16(tunnels)
