@@ -214,8 +214,12 @@ func (l *LNS) run(ctx context.Context) {
 		}
 		wake := l.wakeLocked(now, sleep)
 		l.mu.Unlock()
-		if n > 0 {
+		if n > 0 && ctx.Err() == nil {
 			continue // more may be waiting: poll again before sleeping
+		}
+		if ctx.Err() != nil {
+			l.shutdown()
+			return
 		}
 		timer.Reset(wake)
 		select {
@@ -337,6 +341,9 @@ func (l *LNS) followLocked(now time.Time) {
 	if l.srv == nil || !sameLNS(lv.cfg.L2TP.LNS, l.spec) {
 		l.restartLocked(lv.cfg.L2TP.LNS, now)
 	}
+	if l.srv == nil {
+		return // refused settings and nothing running: punts count as no-server
+	}
 	for _, t := range l.srv.Tunnels() {
 		if b := t.Peer.Binding; b != "" && lv.inbound[b] == nil && t.State < l2tp.TunnelClosing {
 			if l.srv.CloseTunnel(t.LocalID, now) {
@@ -370,6 +377,9 @@ func (l *LNS) restartLocked(spec config.LNSSpec, now time.Time) {
 		old.Shutdown(now)
 		l.drain = nil
 		if len(ids) > 0 {
+			// The new server draws its ids at random and may, rarely, reuse
+			// one of these while they drain: that tunnel's messages then go
+			// to the old server until it lets go, and its peer retries.
 			l.drain = &drainingServer{srv: old, ids: ids, until: now.Add(time.Minute)}
 		}
 		l.st.Restarts++
