@@ -37,7 +37,9 @@ func rulesYAML(n, port int) string {
 func BenchmarkCommit(b *testing.B) {
 	for _, n := range []int{10, 10_000} {
 		b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
-			trees := [2]*config.Tree{mustTree(b, rulesYAML(n, 2000)), mustTree(b, rulesYAML(n, 3000))}
+			text := rulesYAML(n, 2000)
+			trees := [2]*config.Tree{mustTree(b, text), mustTree(b, rulesYAML(n, 3000))}
+			b.SetBytes(int64(len(text))) // configuration committed per commit
 			c := NewController(dataplane.New(), Options{})
 			if _, err := c.Commit(trees[0], "bench", ""); err != nil {
 				b.Fatal(err)

@@ -241,4 +241,15 @@ func TestCommitWithoutLoss(t *testing.T) {
 			t.Logf("  drop %s: %d", r, n)
 		}
 	}
+	// Known gap, outside the always-accepted class: when a commit replaces
+	// an SA in place (variant 3 changes the flapping SA's replay window,
+	// keys unchanged), the SADB switches to the new SA object before the
+	// snapshot whose session points at it is published, so a packet the
+	// new SA decrypts in between meets a session still bound to the old
+	// object: l2tp-wrong-sa, although both configurations accept it.
+	// TODO(#5): dataplane/pipeline.go should compare the session's SA by
+	// identity (name) when the pointers differ.
+	if n := drops.Drop(dataplane.DropL2TPWrongSA); n > 0 {
+		t.Logf("known gap: %d flapping packets dropped as l2tp-wrong-sa while their SA was replaced in place", n)
+	}
 }
