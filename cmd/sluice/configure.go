@@ -26,8 +26,8 @@ var confHelp = [][2]string{
 	{"discard", "throw the candidate's changes away"},
 	{"rebase", "replay your changes on a running configuration someone else changed"},
 	{"save [FILE]", "write the running configuration to the daemon's file (or FILE beside it)"},
-	{"load FILE", "replace the candidate with FILE (YAML, curly or set commands)"},
-	{"merge FILE", "merge FILE into the candidate"},
+	{"load FILE [PATH]", "replace the candidate (or the node at PATH) with FILE (YAML, curly or set commands)"},
+	{"merge FILE [PATH]", "merge FILE into the candidate (at PATH: a pasted `rule 10 { ... }` under firewall name X)"},
 	{"rollback N", "commit revision N again (see `run show system commit`)"},
 	{"run COMMAND", "run an operational command"},
 	{"exit [discard]", "leave configuration mode"},
@@ -201,8 +201,8 @@ func (sh *shell) configCommand(ctx context.Context, w []string) error {
 		fmt.Fprintf(sh.out, "saved revision %d to %s (%d bytes)\n", res.Revision, res.Path, res.Bytes)
 		return nil
 	case "load", "merge":
-		if len(w) != 2 {
-			return fmt.Errorf("%s FILE", w[0])
+		if len(w) < 2 {
+			return fmt.Errorf("%s FILE [PATH]", w[0])
 		}
 		// The shell reads the file, as the operator: the daemon never
 		// opens files on an API client's behalf.
@@ -214,7 +214,7 @@ func (sh *shell) configCommand(ctx context.Context, w []string) error {
 		if w[0] == "merge" {
 			op = s.Merge
 		}
-		if _, err := op(ctx, nil, string(text), ""); err != nil {
+		if _, err := op(ctx, w[2:], string(text), ""); err != nil {
 			return err
 		}
 		sh.refreshShadow(ctx)

@@ -169,6 +169,12 @@ func TestScriptedSession(t *testing.T) {
 	if err := os.WriteFile(other, []byte("firewall {\n  name WAN_LOCAL {\n    rule 40 {\n\taction drop\n    }\n  }\n}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The seed's block as an operator pastes it, tabs and all, merged at a
+	// ruleset.
+	seed := filepath.Join(d.dir, "seed.curly")
+	if err := os.WriteFile(seed, []byte("rule 10 {\n\taction accept\n    destination {\n\t\tport 1701\n  }\n\tipsec {\n\t\tmatch-ipsec\n\t}\n\tprotocol udp\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	script := `
 configure
 set firewall name WAN_LOCAL rule 20 action drop
@@ -181,7 +187,10 @@ run show system commit
 set firewall name WAN_LOCAL rule 30 action bogus
 delete firewall name NOPE
 merge ` + other + `
+merge ` + seed + ` firewall name LAB
+set firewall name LAB default-action drop
 show firewall name WAN_LOCAL | commands
+show firewall name LAB | commands
 commit
 save
 save backup.yaml
@@ -200,6 +209,7 @@ show firewall
 		"commit: revision 2",
 		"first change",
 		"set firewall name WAN_LOCAL rule 40 action drop",
+		"set firewall name LAB rule 10 ipsec match-ipsec",
 		"commit: revision 3",
 		"saved revision 3 to "+filepath.Join(d.dir, "sluice.yaml"),
 		"saved revision 3 to "+filepath.Join(d.dir, "backup.yaml"),
