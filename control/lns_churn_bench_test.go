@@ -280,6 +280,7 @@ func benchChurn(b *testing.B, tunnels, perTun, size, nice int) {
 	if sumDrops(st.ReplyDrops) != 0 {
 		b.Fatalf("LNS reply drops %v", st.ReplyDrops)
 	}
+	b.SetBytes(int64(quietPkts+churnPkts) * int64(size) / int64(b.N)) // PPP bytes delivered per op, quiet windows and churn
 	qRate := float64(quietPkts) / quietTook.Seconds()
 	cRate := float64(churnPkts) / churnTook.Seconds()
 	b.ReportMetric(qRate, "quiet-pkt/s")
