@@ -173,7 +173,7 @@ func (w *Worker) process(f *Frame, t *Tables, it *IfaceTables, now int64) verdic
 	if s == nil {
 		return w.drop(DropL2TPUnknownSession)
 	}
-	if s.SA != sa {
+	if s.SA != sa && !sameBinding(s.SA, sa) {
 		return w.drop(DropL2TPWrongSA)
 	}
 	ppp := payload[h.PayloadOff:h.End]
@@ -187,6 +187,16 @@ func (w *Worker) process(f *Frame, t *Tables, it *IfaceTables, now int64) verdic
 		d.Session, d.SA, d.IP, d.Payload = nil, nil, nil, nil
 	}
 	return vRelease
+}
+
+// sameBinding reports whether two distinct SA objects are the same binding:
+// a commit that changes an SA in place (new replay window, new keys under
+// the same name) swaps the SA database's object before the snapshot whose
+// sessions point at the new one is published, so for one burst or two the
+// session and the packet can hold different objects of one SA. Tunnels are
+// bound to the SA by name. Only reached when the pointers differ.
+func sameBinding(a, b *ipsec.InboundSA) bool {
+	return a != nil && b != nil && a.Name() == b.Name()
 }
 
 func (w *Worker) drop(r DropReason) verdict {

@@ -531,3 +531,23 @@ func fixIPv4Checksum(h []byte) {
 	s := ipChecksum(h)
 	h[10], h[11] = byte(s>>8), byte(s)
 }
+
+// TestSessionBindingSurvivesSAReplacement: a commit that replaces an SA by
+// one of the same name (new settings) must not refuse the session's data
+// while the session still points at the old object.
+func TestSessionBindingSurvivesSAReplacement(t *testing.T) {
+	r := newRig(t)
+	repl, err := ipsec.NewInboundSA(saSpec("in-client1", 0xc001, ipsec.In, "10.99.0.2", "10.99.0.1", ipsec.AES128GCM16, key1, 128))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tables.Load().SAs.Replace(repl) // the session still holds r.in1
+	r.run(r.l2tpESP(t, r.cli1, "10.99.0.2", l2tpData(1, 1, pppPayload(64))))
+	wantCounts(t, r.w.Counts(), map[Stat]uint64{StatRxPackets: 1, StatDelivered: 1})
+	// A different SA (other name) is still refused.
+	r.run(r.l2tpESP(t, r.cli2, "10.99.0.3", l2tpData(1, 1, pppPayload(64))))
+	if c := r.w.Counts(); c.Drop(DropL2TPWrongSA) != 1 {
+		got := c.Drop(DropL2TPWrongSA)
+		t.Errorf("l2tp-wrong-sa = %d, want 1", got)
+	}
+}
