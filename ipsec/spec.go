@@ -163,12 +163,16 @@ func (k Key) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(redacted)) }
 // MarshalText redacts the key in JSON, YAML and text encodings.
 func (k Key) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
+// keySeparators are the characters ParseKey ignores; built once (a
+// Replacer per call cost 0.5 s of a 100k-SA commit).
+var keySeparators = strings.NewReplacer(":", "", " ", "", "_", "")
+
 // ParseKey decodes key material written as operators write it: 0x-prefixed
 // hex (the prefix is optional), with optional ':' or ' ' separators.
 func ParseKey(s string) (Key, error) {
 	s = strings.TrimSpace(s)
 	s = strings.TrimPrefix(strings.TrimPrefix(s, "0x"), "0X")
-	s = strings.NewReplacer(":", "", " ", "", "_", "").Replace(s)
+	s = keySeparators.Replace(s)
 	if s == "" {
 		return nil, fmt.Errorf("empty key")
 	}
