@@ -3,7 +3,6 @@ GO      ?= go
 BIN     := bin
 PKGS    := ./...
 FUZZTIME ?= 20s
-export CGO_ENABLED ?= 0
 
 .PHONY: help deps build run test unit race test-root bench bench-smoke fuzz-smoke lint vet fmt check clean
 
