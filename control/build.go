@@ -55,6 +55,7 @@ type Builder struct {
 	dynamic map[uint32]*dataplane.Session
 	cfg     *config.Config
 	opts    []ipsec.Option
+	clock   func() int64 // SA birth time, in the workers' clock
 }
 
 // NewBuilder returns a builder with an empty SA database. opts are applied
@@ -68,8 +69,14 @@ func NewBuilder(opts ...ipsec.Option) *Builder {
 		sessions: map[uint32]*dataplane.Session{},
 		dynamic:  map[uint32]*dataplane.Session{},
 		opts:     opts,
+		clock:    dataplane.Now,
 	}
 }
+
+// SetClock sets the clock SAs are born in (default dataplane.Now, the
+// workers' clock): time lifetimes count from the commit that installs an
+// SA. Offline replay uses the capture's clock.
+func (b *Builder) SetClock(clock func() int64) { b.clock = clock }
 
 // Plan is a compiled configuration not yet applied: building it has no side
 // effect, so a commit that fails part-way changes nothing.
@@ -99,6 +106,9 @@ func (b *Builder) Prepare(cfg *config.Config) (*Plan, error) {
 		dynamic:  map[uint32]*dataplane.Session{},
 	}
 	var errs []error
+	// SAs created by this commit are born now: time lifetimes count from
+	// the commit that installs them, not from their first packet.
+	saOpts := append(append([]ipsec.Option(nil), b.opts...), ipsec.WithBirth(b.clock()))
 	for _, name := range sortedKeys(cfg.SAs) {
 		spec := cfg.SAs[name]
 		spec.Name = name
@@ -107,7 +117,7 @@ func (b *Builder) Prepare(cfg *config.Config) (*Plan, error) {
 				p.outbound[name] = old
 				continue
 			}
-			sa, err := ipsec.NewOutboundSA(spec, b.opts...)
+			sa, err := ipsec.NewOutboundSA(spec, saOpts...)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("ipsec sa %s: %w", name, err))
 				continue
@@ -119,7 +129,7 @@ func (b *Builder) Prepare(cfg *config.Config) (*Plan, error) {
 			p.inbound[name] = old
 			continue
 		}
-		sa, err := ipsec.NewInboundSA(spec, b.opts...)
+		sa, err := ipsec.NewInboundSA(spec, saOpts...)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("ipsec sa %s: %w", name, err))
 			continue

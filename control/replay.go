@@ -42,6 +42,7 @@ func Replay(opts ReplayOptions) (*Stats, error) {
 	}
 	dp := dataplane.New()
 	b := NewBuilder()
+	b.SetClock(func() int64 { return 0 }) // SAs are born at the capture's first frame
 	plan, err := b.Prepare(opts.Config)
 	if err != nil {
 		return nil, err

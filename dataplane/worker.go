@@ -45,11 +45,21 @@ type WorkerOptions struct {
 	// no syscalls).
 	Pin func(cpu int) error
 	// Clock returns monotonic nanoseconds; read once per burst. Default:
-	// time since the worker was created. Offline replay passes the capture's
-	// timestamps so lifetimes are deterministic.
+	// Now, the process-wide clock every worker and the control plane share
+	// (an SA's time lifetimes are measured in it, whichever worker sees its
+	// packets). Offline replay passes the capture's timestamps so lifetimes
+	// are deterministic.
 	Clock  func() int64
 	Logger *slog.Logger // setup and teardown only, never per packet
 }
+
+// processStart anchors Now.
+var processStart = time.Now()
+
+// Now returns monotonic nanoseconds since the process started: the clock
+// workers pass to ipsec (SA birth and time lifetimes) and the control plane
+// uses for ipsec.CheckLifetime. Allocation-free.
+func Now() int64 { return int64(time.Since(processStart)) }
 
 // Worker is one poll-mode worker: it drives one Port, alone, in bursts of up
 // to BatchSize frames. All its scratch space and counters are its own.
@@ -109,8 +119,7 @@ func NewWorker(opts WorkerOptions) *Worker {
 		opts: opts, clock: opts.Clock, log: opts.Logger,
 	}
 	if w.clock == nil {
-		start := time.Now()
-		w.clock = func() int64 { return int64(time.Since(start)) }
+		w.clock = Now
 	}
 	return w
 }
