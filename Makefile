@@ -15,8 +15,8 @@ deps: ## install the Debian packages tests and the lab use (root; only what is m
 build: ## build sluiced, sluice and sluice-bench into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-run: build ## the namespace lab: daemon on one end of a veth pair, traffic from the other, counters printed (needs root)
-	./scripts/lab.sh
+run: build ## the namespace lab: sluiced on one end of a veth pair, generator traffic and TCP from the other, counters checked (root)
+	$(BIN)/sluice-bench lab --sluiced $(BIN)/sluiced $(LABFLAGS)
 
 test: deps vet ## what CI runs: vet, unit + root tests with -race, fuzz and benchmark smoke runs
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)

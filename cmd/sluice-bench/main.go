@@ -47,7 +47,7 @@ func exitCode(err error) int {
 	return 1
 }
 
-const usage = `usage: sluice-bench pipeline|afxdp|config [flags]
+const usage = `usage: sluice-bench pipeline|afxdp|config|lab [flags]
 
   pipeline  in process: N workers on mem ports fed by the generator on their
             own goroutines, against the bare AEAD open (or HMAC+CBC) of the
@@ -57,6 +57,9 @@ const usage = `usage: sluice-bench pipeline|afxdp|config [flags]
             on the server end, against a bare AF_XDP receive-and-drop on
             the same veth, rounds interleaved
   config    print the sluice config (YAML) the generator's traffic needs
+  lab       the live namespace lab ` + "`make run`" + ` shows: the real sluiced daemon
+            on one end of a veth, generator traffic and TCP from the other,
+            counters checked (sluice-bench lab --help)
 
 flags:
 `
@@ -80,6 +83,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return flag.ErrHelp
 	}
 	mode := args[0]
+	if mode == "lab" {
+		return labMain(args[1:], stdout, stderr)
+	}
 	if mode != "pipeline" && mode != "afxdp" && mode != "config" {
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown mode %q", mode)
