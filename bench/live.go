@@ -41,4 +41,3 @@ type LiveResult struct {
 	DaemonLog  string
 	Exit       error // the daemon's exit after SIGTERM (nil: clean)
 }
-
