@@ -146,14 +146,13 @@ type LNS struct {
 	published time.Time                     // +checklocks:mu
 	closes    []sessionRef                  // +checklocks:mu: sessions to hang up after the current call
 
-	binds     map[string]*binding // +checklocks:mu: reply SA per binding, for bindLive
-	bindLive  *live               // +checklocks:mu
-	pairs     map[string]string   // +checklocks:mu: last pair seen per inbound SA name
-	warned    map[string]bool     // +checklocks:mu: bindings whose missing pair was logged
-	ipID      uint16              // +checklocks:mu
-	lastWork  time.Time           // +checklocks:mu
-	st        LNSStats            // +checklocks:mu
-	monoStart time.Time
+	binds    map[string]*binding // +checklocks:mu: reply SA per binding, for bindLive
+	bindLive *live               // +checklocks:mu
+	pairs    map[string]string   // +checklocks:mu: last pair seen per inbound SA name
+	warned   map[string]bool     // +checklocks:mu: bindings whose missing pair was logged
+	ipID     uint16              // +checklocks:mu
+	lastWork time.Time           // +checklocks:mu
+	st       LNSStats            // +checklocks:mu
 }
 
 // drainingServer is a server replaced by a configuration change: it has
@@ -178,7 +177,6 @@ func NewLNS(ctrl *Controller, opts LNSOptions) *LNS {
 		routes: map[l2tp.Peer]*route{},
 		want:   map[uint32]*dataplane.Session{}, dirty: map[uint32]struct{}{}, changes: map[uint32]*dataplane.Session{},
 		binds: map[string]*binding{}, pairs: map[string]string{}, warned: map[string]bool{},
-		monoStart: time.Now(),
 	}
 	ctrl.SetL2TPInfo(l)
 	return l
@@ -502,9 +500,6 @@ func (l *LNS) CloseSession(tunnel, session uint16) bool {
 	defer l.mu.Unlock()
 	return l.srv != nil && l.srv.CloseSession(tunnel, session, l.opts.Clock())
 }
-
-// mono returns the monotonic nanoseconds Encap's lifetimes count in.
-func (l *LNS) mono() int64 { return int64(time.Since(l.monoStart)) }
 
 // Stats returns the LNS's counters.
 func (l *LNS) Stats() LNSStats {

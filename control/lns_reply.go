@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/sluicenet/sluice/dataplane"
 	"github.com/sluicenet/sluice/ipsec"
 	"github.com/sluicenet/sluice/l2tp"
 )
@@ -169,7 +170,8 @@ func (l *LNS) buildLocked(buf []byte, r *route, dport uint16, b *binding, payloa
 	writeIPUDP(buf[off:off+n], r.local, r.remote, l2tp.Port, dport, l.ipID, payload)
 	start, end := off, off+n
 	if b != nil {
-		newOff, newN, res := b.out.Encap(buf, off, n, l.mono())
+		// dataplane.Now: the clock SAs are born in and workers age them by.
+		newOff, newN, res := b.out.Encap(buf, off, n, dataplane.Now())
 		if res != ipsec.OK {
 			return 0, ReplyEncap
 		}
