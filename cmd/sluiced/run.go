@@ -15,6 +15,7 @@ import (
 	"github.com/sluicenet/sluice/control/metrics"
 	"github.com/sluicenet/sluice/dataplane"
 	"github.com/sluicenet/sluice/dataplane/afxdp"
+	"github.com/sluicenet/sluice/ipsec"
 )
 
 // shutdownTimeout bounds a graceful shutdown (drain, detach).
@@ -84,7 +85,14 @@ func startDaemon(tree *config.Tree, cfg *config.Config, savePath string, log *sl
 			return c.Passed
 		})
 	}
-	d.ctrl = control.NewController(d.dp, control.Options{Logger: log})
+	// SA lifetime events: workers report them without blocking, a control
+	// goroutine logs them and expires idle SAs by time.
+	expiries := control.NewExpiryQueue(1024)
+	d.ctrl = control.NewController(d.dp, control.Options{Logger: log, SAOptions: []ipsec.Option{ipsec.WithExpiryHook(expiries.Hook)}})
+	ctx, cancel := context.WithCancel(context.Background())
+	watched := make(chan struct{})
+	go func() { d.ctrl.WatchLifetimes(ctx, expiries, time.Second); close(watched) }()
+	d.stops = append(d.stops, func(context.Context) error { cancel(); <-watched; return nil })
 	if _, err := d.ctrl.Commit(tree, "sluiced", "startup configuration"); err != nil {
 		return nil, err
 	}
