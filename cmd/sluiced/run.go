@@ -107,6 +107,7 @@ func startDaemon(tree *config.Tree, cfg *config.Config, savePath string, log *sl
 		return nil, err
 	}
 	d.dp.Start()
+	d.startLNS()
 	for i, w := range d.dp.Workers() {
 		st := w.Port().Stats()
 		log.Info("worker started", "worker", i, "ifname", w.Port().Name(), "queue", w.Port().Queue(),
@@ -262,6 +263,17 @@ func (d *daemon) startServers(cfg *config.Config, savePath string) error {
 		d.log.Info("metrics listening", "addr", ms.Addr().String())
 	}
 	return nil
+}
+
+// startLNS runs the L2TP network server. It drains the workers' punt
+// queues and follows commits by itself; its shutdown step (StopCCN to
+// every tunnel, sent through the workers) runs before the workers stop.
+func (d *daemon) startLNS() {
+	lns := control.NewLNS(d.ctrl, control.LNSOptions{Logger: d.log})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- lns.Run(ctx) }()
+	d.stops = append(d.stops, func(context.Context) error { cancel(); return <-done })
 }
 
 // serve runs a server loop and logs how it ended if it failed.
