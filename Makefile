@@ -2,7 +2,7 @@
 GO      ?= go
 BIN     := bin
 PKGS    := ./...
-FUZZTIME ?= 20s
+FUZZTIME ?= 10s
 
 .PHONY: help deps build run test unit race test-root bench bench-smoke fuzz-smoke lint vet fmt check clean
 
@@ -38,7 +38,7 @@ bench: build ## benchmarks with real iteration counts (ratios against same-run b
 bench-smoke: ## every benchmark once, to keep them compiling and running
 	$(GO) test -run '^$$' -bench . -benchtime 1x $(PKGS)
 
-fuzz-smoke: ## each fuzz target for FUZZTIME (default 20s)
+fuzz-smoke: ## each fuzz target for FUZZTIME (default 10s; FuzzPipeline 20s)
 	./scripts/fuzz-smoke.sh $(FUZZTIME)
 
 vet: ## go vet and gofmt
