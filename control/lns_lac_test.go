@@ -433,3 +433,15 @@ func (r *lnsRig) drops() map[string]uint64 {
 	}
 	return out
 }
+
+// lnsSecret is the tunnel secret of the labs (xl2tpd's l2tp-secrets holds
+// it as text; sluice's configuration as 0x-hex).
+const lnsSecret = "sluice-lab-secret"
+
+func sumDrops(d [NumReplyDrops]uint64) uint64 {
+	var n uint64
+	for _, v := range d {
+		n += v
+	}
+	return n
+}

@@ -30,10 +30,6 @@ import (
 // 0.3 s) bind-mounted over /usr/sbin/pppd, since this kernel has no
 // /dev/ppp.
 
-// lnsSecret is the tunnel secret of the labs (xl2tpd's l2tp-secrets holds
-// it as text; sluice's configuration as 0x-hex).
-const lnsSecret = "sluice-lab-secret"
-
 // lnsLabDP is the server side of a lab.
 type lnsLabDP struct {
 	lab    *dptest.VethLab
@@ -469,14 +465,6 @@ func TestLNSXl2tpdESPLab(t *testing.T) {
 	}
 	t.Logf("xl2tpd sent %d control and %d data messages; delivered %d, after a session's end %d; %d replies",
 		ctl, sent-ctl, c[dataplane.StatDelivered], unknown, replies)
-}
-
-func sumDrops(d [NumReplyDrops]uint64) uint64 {
-	var n uint64
-	for _, v := range d {
-		n += v
-	}
-	return n
 }
 
 // TestLNSXl2tpdCleartextLab: with a lab ruleset that also accepts
