@@ -140,6 +140,7 @@ func (l *LNS) sendLocked(p l2tp.Peer, payload []byte) {
 	}
 	slot.Len = n
 	q.Commit()
+	l.workers[r.worker].Wake() // leave now, not after the worker's idle sleep
 	l.st.Replies++
 }
 

@@ -67,6 +67,16 @@ type Port interface {
 	Close() error
 }
 
+// Waker is implemented by ports whose Wait another goroutine can cut short
+// (AF_XDP: an eventfd in the poll set; mem: a channel). The worker's Wake
+// uses it so that a frame the control plane queued for TX leaves at once
+// instead of after the worker's idle sleep.
+type Waker interface {
+	// Wake makes a Wait in progress, or the next one, return at once. Any
+	// goroutine; never blocks.
+	Wake()
+}
+
 // PortStats are counters a port keeps itself, beyond what workers count.
 type PortStats struct {
 	RxDropped      uint64 // frames the kernel dropped (no room in the RX ring or UMEM)

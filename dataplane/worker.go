@@ -133,6 +133,15 @@ func (w *Worker) Port() Port { return w.port }
 // Counts returns the worker's counters as last published. Any goroutine.
 func (w *Worker) Counts() Counts { return w.pub.load() }
 
+// Wake cuts short the worker's idle sleep, if its port can (Waker), so
+// that it drains its inject queue now. Call it after queueing frames on
+// Inject. Any goroutine; never blocks.
+func (w *Worker) Wake() {
+	if wk, ok := w.port.(Waker); ok {
+		wk.Wake()
+	}
+}
+
 // Stop asks Run to return after its current burst. Any goroutine.
 func (w *Worker) Stop() { w.stop.Store(true) }
 

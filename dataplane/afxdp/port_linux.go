@@ -68,6 +68,7 @@ type Port struct {
 	queue      int
 	zeroCopy   bool
 	evfd       int
+	evbuf      [8]byte // Wait's read buffer for evfd (a field: a local would escape)
 	log        *slog.Logger
 	closeOnce  sync.Once
 	closeErr   error

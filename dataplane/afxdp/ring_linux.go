@@ -332,4 +332,20 @@ func (p *Port) Wait(timeout time.Duration) {
 		ts = &p.waitTS
 	}
 	unix.Ppoll(p.pfd[:], ts, nil)
+	if p.pfd[1].Revents&unix.POLLIN != 0 && !p.closed.Load() {
+		// Woken by Wake: reset the eventfd so the next Wait sleeps again.
+		// (After Close it stays readable, so every Wait returns at once.)
+		unix.Read(p.evfd, p.evbuf[:])
+	}
+}
+
+// Wake implements dataplane.Waker: it makes a Wait in progress, or the next
+// one, return at once. Any goroutine; a no-op after Close.
+func (p *Port) Wake() {
+	if !p.enter() {
+		return
+	}
+	defer p.exit()
+	var one = [8]byte{1}
+	unix.Write(p.evfd, one[:])
 }

@@ -234,6 +234,14 @@ func (p *Port) Alloc(fs []dataplane.Frame) int {
 	return n
 }
 
+// Wake implements dataplane.Waker.
+func (p *Port) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Wait implements dataplane.Port.
 func (p *Port) Wait(timeout time.Duration) {
 	if p.closed.Load() || p.rx.Len() > 0 {
