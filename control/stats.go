@@ -175,7 +175,13 @@ func Collect(dp *dataplane.Dataplane, b *Builder) *Stats {
 		s.Rules[name] = m
 	}
 
-	for _, sess := range b.sessions {
+	// Every session the workers deliver to: the published snapshot holds
+	// the static ones and those the LNS negotiated.
+	sessions := b.sessions
+	if t := dp.Tables(); t != nil {
+		sessions = t.Sessions
+	}
+	for _, sess := range sessions {
 		tid := strconv.Itoa(int(sess.TunnelID))
 		ts, ok := s.L2TP.Tunnels[tid]
 		if !ok {
