@@ -117,9 +117,6 @@ func (r *reliable) setPeerWindow(w uint16) {
 	r.ssthresh = int(w)
 }
 
-// seqBefore reports whether a comes before b modulo 2^16.
-func seqBefore(a, b uint16) bool { return int16(a-b) < 0 }
-
 // window is how many messages may be outstanding now.
 func (r *reliable) window() int { return max(1, min(r.peerWindow, r.cwnd)) }
 
