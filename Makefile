@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 FUZZTIME ?= 10s
 
-.PHONY: help deps build run test unit race test-root bench bench-smoke fuzz-smoke lint vet fmt check clean
+.PHONY: help deps build cross run test unit race test-root bench bench-smoke fuzz-smoke lint vet fmt check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -15,10 +15,14 @@ deps: ## install the Debian packages tests and the lab use (root; only what is m
 build: ## build sluiced, sluice and sluice-bench into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
 
+cross: ## type-check every package and its tests for linux/arm64 and darwin (Linux-only code sits behind file suffixes)
+	GOOS=linux GOARCH=arm64 $(GO) vet $(PKGS)
+	GOOS=darwin GOARCH=arm64 $(GO) vet $(PKGS)
+
 run: build ## the namespace lab: sluiced on one end of a veth pair, generator traffic and TCP from the other, counters checked (root)
 	$(BIN)/sluice-bench lab --sluiced $(BIN)/sluiced $(LABFLAGS)
 
-test: deps vet ## what CI runs: vet, unit + root tests with -race, fuzz and benchmark smoke runs
+test: deps lint cross ## what CI runs: vet, staticcheck, cross-builds, unit + root tests with -race, fuzz and benchmark smoke runs
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 	$(MAKE) fuzz-smoke
 	$(MAKE) bench-smoke
