@@ -1,18 +1,12 @@
 package control
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,15 +14,15 @@ import (
 	"github.com/sluicenet/sluice/dataplane/afxdp"
 	"github.com/sluicenet/sluice/dataplane/dptest"
 	"github.com/sluicenet/sluice/ipsec"
+	"github.com/sluicenet/sluice/l2tp/l2tptest"
 )
 
 // The LNS against Debian's xl2tpd through the real dataplane: the server
 // end of a veth pair runs an AF_XDP port (generic mode) with a worker, a
 // Controller and the LNS, in this process; the LAC's namespace runs
-// xl2tpd in a private mount namespace with a stand-in pppd (l2tp's
-// testdata/xl2tpd/fake-pppd: LCP over async HDLC, echo requests every
-// 0.3 s) bind-mounted over /usr/sbin/pppd, since this kernel has no
-// /dev/ppp.
+// xl2tpd (l2tptest.StartLAC: a private mount namespace with a stand-in
+// pppd speaking LCP over async HDLC, echo requests every 0.3 s,
+// bind-mounted over /usr/sbin/pppd, since this kernel has no /dev/ppp).
 
 // lnsLabDP is the server side of a lab.
 type lnsLabDP struct {
@@ -151,139 +145,11 @@ func lacSAs(t *testing.T) (*ipsec.OutboundSA, *ipsec.InboundSA) {
 	return out, in
 }
 
-// xl2tpdLAC is xl2tpd running as the LAC in the lab's client namespace.
-type xl2tpdLAC struct {
-	dir, ctl, log string
-	cmd           *exec.Cmd
-	stopped       bool
-}
-
-func startXl2tpdLAC(t *testing.T, ns string) *xl2tpdLAC {
+// startXl2tpdLAC starts xl2tpd in the lab's client namespace, calling the
+// LNS at the server's address with the lab's tunnel secret.
+func startXl2tpdLAC(t *testing.T, ns string) *l2tptest.LAC {
 	t.Helper()
-	fake, err := filepath.Abs("../l2tp/testdata/xl2tpd/fake-pppd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p := &xl2tpdLAC{dir: dir, ctl: filepath.Join(dir, "l2tp-control"), log: filepath.Join(dir, "xl2tpd.log")}
-	conf := fmt.Sprintf(`[global]
-port = 1701
-access control = no
-auth file = %[1]s/l2tp-secrets
-
-[lac sluice]
-lns = 10.99.0.1
-autodial = no
-redial = no
-hostname = xl2tpd-lac
-challenge = yes
-length bit = yes
-tunnel rws = 4
-require authentication = no
-ppp debug = no
-pppoptfile = %[1]s/options
-`, dir)
-	for name, body := range map[string]string{
-		"xl2tpd.conf":  conf,
-		"l2tp-secrets": "* * " + lnsSecret + "\n",
-		"options":      "noauth\n",
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logf, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A private mount namespace, so the bind mount over pppd is seen by this
-	// xl2tpd alone; /var/run/xl2tpd gets a private tmpfs for the same reason.
-	script := fmt.Sprintf(`set -e
-mount --bind %s /usr/sbin/pppd
-mkdir -p /var/run/xl2tpd && mount -t tmpfs tmpfs /var/run/xl2tpd
-exec xl2tpd -D -c %[2]s/xl2tpd.conf -s %[2]s/l2tp-secrets -p %[2]s/xl2tpd.pid -C %[3]s`, fake, dir, p.ctl)
-	p.cmd = exec.Command("ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.stop()
-		logf.Close()
-		if t.Failed() {
-			t.Logf("xl2tpd log:\n%s", p.text())
-		}
-	})
-	waitFor(t, "xl2tpd control pipe", func() bool {
-		_, err := os.Stat(p.ctl)
-		return err == nil
-	})
-	return p
-}
-
-// stop ends xl2tpd and its fake pppds (only the process group we
-// started), once.
-func (p *xl2tpdLAC) stop() {
-	if p.stopped {
-		return
-	}
-	p.stopped = true
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(3 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-		<-done
-	}
-}
-
-// command writes one line to xl2tpd's control pipe ("c sluice", "d sluice").
-func (p *xl2tpdLAC) command(t *testing.T, line string) {
-	t.Helper()
-	var f *os.File
-	var err error
-	// xl2tpd makes the FIFO before it opens it for reading; until then a
-	// non-blocking open for writing fails with ENXIO.
-	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		f, err = os.OpenFile(p.ctl, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-		if err == nil || !errors.Is(err, syscall.ENXIO) || time.Now().After(end) {
-			break
-		}
-	}
-	if err != nil {
-		t.Fatalf("control pipe: %v", err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(line + "\n"); err != nil {
-		t.Fatalf("control pipe: %v", err)
-	}
-}
-
-func (p *xl2tpdLAC) text() string {
-	b, _ := os.ReadFile(p.log)
-	return string(b)
-}
-
-// pppdEvents returns the fake pppd's events of one kind ("sent", "frame",
-// "terminated").
-func (p *xl2tpdLAC) pppdEvents(kind string) []map[string]any {
-	f, err := os.Open(filepath.Join(p.dir, "pppd-events.jsonl"))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []map[string]any
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e map[string]any
-		if json.Unmarshal(sc.Bytes(), &e) == nil && e["event"] == kind {
-			out = append(out, e)
-		}
-	}
-	return out
+	return l2tptest.StartLAC(t, ns, l2tptest.LACOptions{LNS: dptest.ServerAddr4.Addr(), Secret: lnsSecret})
 }
 
 // waitLong polls cond for up to d.
@@ -336,7 +202,7 @@ func TestLNSXl2tpdESPLab(t *testing.T) {
 	lac := startXl2tpdLAC(t, s.lab.Client.NS.Name)
 
 	// 1. Tunnel and session, inside ESP.
-	lac.command(t, "c sluice")
+	lac.Connect(t)
 	waitLong(t, 20*time.Second, "tunnel and session established", func() bool {
 		tn, sn := s.established()
 		return tn == 1 && sn == 1
@@ -350,7 +216,7 @@ func TestLNSXl2tpdESPLab(t *testing.T) {
 		fmt.Sprintf("Connection established to 10.99.0.1, 1701.  Local: %d, Remote: %d", tun.PeerID, tun.LocalID),
 		fmt.Sprintf("Local: %d, Remote: %d, Serial: 1", sess.PeerSessionID, sess.SessionID),
 	} {
-		if !strings.Contains(lac.text(), line) {
+		if !strings.Contains(lac.Log(), line) {
 			t.Errorf("xl2tpd log lacks %q", line)
 		}
 	}
@@ -385,9 +251,9 @@ func TestLNSXl2tpdESPLab(t *testing.T) {
 	// xl2tpd closes the pty and signals its pppd: the fake one logs
 	// whichever it notices first.
 	waitLong(t, 10*time.Second, "xl2tpd to end the call", func() bool {
-		return len(lac.pppdEvents("terminated"))+len(lac.pppdEvents("eof")) >= 1
+		return lac.PPPDEnded()
 	})
-	if !strings.Contains(lac.text(), "Connection closed to 10.99.0.1, serial 1") {
+	if !strings.Contains(lac.Log(), "Connection closed to 10.99.0.1, serial 1") {
 		t.Error("xl2tpd did not log the call's end")
 	}
 	waitLong(t, time.Second, "session unpublished", func() bool { return s.dp.Tables().Sessions[key] == nil })
@@ -401,10 +267,10 @@ func TestLNSXl2tpdESPLab(t *testing.T) {
 		return len(ts) == 1 && ts[0].State == "closing" && ts[0].Control.Outstanding == 0
 	})
 	stopLine := fmt.Sprintf("Connection closed to 10.99.0.1, port 1701 (), Local: %d, Remote: %d", tun.PeerID, tun.LocalID)
-	waitLong(t, 5*time.Second, "xl2tpd to log the StopCCN", func() bool { return strings.Contains(lac.text(), stopLine) })
+	waitLong(t, 5*time.Second, "xl2tpd to log the StopCCN", func() bool { return strings.Contains(lac.Log(), stopLine) })
 
 	// 6. Again, and now xl2tpd tears down (CDN and StopCCN from its side).
-	lac.command(t, "c sluice")
+	lac.Connect(t)
 	waitLong(t, 20*time.Second, "second tunnel and session", func() bool {
 		_, sn := s.established()
 		return sn == 1
@@ -413,7 +279,7 @@ func TestLNSXl2tpdESPLab(t *testing.T) {
 		ss := s.ctrl.L2TPSessions(Raw)
 		return len(ss) == 1 && ss[0].Packets >= 2
 	})
-	lac.command(t, "d sluice")
+	lac.Disconnect(t)
 	waitLong(t, 15*time.Second, "the peer's StopCCN", func() bool {
 		for _, tt := range s.ctrl.L2TPTunnels() {
 			if tt.Reason == "peer-stopccn" {
@@ -475,7 +341,7 @@ func TestLNSXl2tpdESPLab(t *testing.T) {
 func TestLNSXl2tpdCleartextLab(t *testing.T) {
 	s := startLNSLab(t, func(iface string) string { return lnsLabYAML(iface, true) })
 	lac := startXl2tpdLAC(t, s.lab.Client.NS.Name)
-	lac.command(t, "c sluice")
+	lac.Connect(t)
 	waitLong(t, 20*time.Second, "cleartext tunnel and session", func() bool {
 		tn, sn := s.established()
 		return tn == 1 && sn == 1
@@ -488,7 +354,7 @@ func TestLNSXl2tpdCleartextLab(t *testing.T) {
 		ss := s.ctrl.L2TPSessions(Raw)
 		return len(ss) == 1 && ss[0].Packets >= 3
 	})
-	lac.command(t, "d sluice")
+	lac.Disconnect(t)
 	waitLong(t, 15*time.Second, "the peer's StopCCN", func() bool {
 		ts := s.ctrl.L2TPTunnels()
 		return len(ts) == 1 && ts[0].Reason == "peer-stopccn"
@@ -499,8 +365,8 @@ func TestLNSXl2tpdCleartextLab(t *testing.T) {
 
 	// A fresh xl2tpd for the second attempt: one that just tore a tunnel
 	// down may still hold it for a while and place its next call in it.
-	lac.stop()
-	if n := strings.Count(lac.text(), "Connection established"); n != 1 {
+	lac.Stop()
+	if n := strings.Count(lac.Log(), "Connection established"); n != 1 {
 		t.Errorf("xl2tpd established %d connections, want 1", n)
 	}
 	s.commit(t, lnsLabYAML(s.lab.Server.If, false))
@@ -508,12 +374,12 @@ func TestLNSXl2tpdCleartextLab(t *testing.T) {
 	tap := startTap(t, s.lab.Client.NS, s.lab.Client.If)
 	before, punts := s.drops()["l2tp-cleartext"], s.lns.Stats().Punts
 	injected := s.dp.Counts()[dataplane.StatInjected]
-	lac.command(t, "c sluice")
+	lac.Connect(t)
 	// xl2tpd retransmits its SCCRQ (1 s, 2 s, 4 s, ...); after two
 	// retransmissions it is stopped, so that the wire goes quiet and the
 	// counts can be compared exactly.
 	waitLong(t, 10*time.Second, "xl2tpd to retransmit twice", func() bool { return len(tap.frames(true)) >= 3 })
-	lac.stop()
+	lac.Stop()
 	time.Sleep(300 * time.Millisecond)
 	sent, answers := tap.frames(true), tap.frames(false)
 	tap.close()
@@ -533,7 +399,7 @@ func TestLNSXl2tpdCleartextLab(t *testing.T) {
 	if s.lns.Stats().Punts != punts {
 		t.Error("the LNS saw a refused message")
 	}
-	if strings.Contains(lac.text(), "Connection established") {
+	if strings.Contains(lac.Log(), "Connection established") {
 		t.Error("xl2tpd established a connection under the seed's ruleset")
 	}
 	t.Logf("after the seed's ruleset: xl2tpd sent %d packets (message types %v), all counted as l2tp-cleartext", len(sent), types)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/sluicenet/sluice/l2tp/l2tptest"
 )
 
 // requireRoot skips a privileged test on a developer machine without root,
@@ -40,7 +42,7 @@ type vethPair struct {
 
 func newVethPair(t *testing.T, tag, a, b string) vethPair {
 	t.Helper()
-	requireTool(t, "ip")
+	l2tptest.RequireTool(t, "ip")
 	p := vethPair{nsA: "sl-" + tag + "-a", nsB: "sl-" + tag + "-b"}
 	ifA, ifB := "sl"+tag+"a", "sl"+tag+"b" // at most 15 bytes
 	for _, ns := range []string{p.nsA, p.nsB} {

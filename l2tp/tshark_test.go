@@ -2,32 +2,19 @@ package l2tp
 
 import (
 	"net/netip"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// requireTool finds an external oracle. Missing tools skip the test on a
-// developer machine but fail it in CI, which installs them.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s not installed (CI installs it)", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+	"github.com/sluicenet/sluice/l2tp/l2tptest"
+)
 
 // tsharkFields dissects payloads (UDP/1701) with tshark and returns, per
 // packet, the requested fields (all occurrences joined by ',').
 func tsharkFields(t *testing.T, payloads [][]byte, fields ...string) []map[string]string {
 	t.Helper()
-	tshark := requireTool(t, "tshark")
+	tshark := l2tptest.RequireTool(t, "tshark")
 	path := filepath.Join(t.TempDir(), "l2tp.pcap")
 	writePcap(t, path, netip.MustParseAddrPort("192.0.2.1:1701"), netip.MustParseAddrPort("192.0.2.2:1701"), payloads)
 	args := []string{"-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=\t"}

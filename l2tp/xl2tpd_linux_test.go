@@ -1,20 +1,17 @@
 package l2tp
 
 import (
-	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicenet/sluice/l2tp/l2tptest"
 )
 
 // lnsUnderTest runs a Server on a UDP socket, as the control plane will:
@@ -201,147 +198,6 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// lacProcess is xl2tpd running as the LAC in its namespace.
-type lacProcess struct {
-	dir, ctl, log string
-	cmd           *exec.Cmd
-}
-
-func startXl2tpd(t *testing.T, ns string, lnsAddr netip.Addr, secret string) *lacProcess {
-	t.Helper()
-	xl2tpd := requireTool(t, "xl2tpd")
-	requireTool(t, "unshare")
-	if _, err := os.Stat("/usr/bin/python3"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("/usr/bin/python3 missing for the fake pppd")
-		}
-		t.Skip("/usr/bin/python3 missing for the fake pppd")
-	}
-	fake, err := filepath.Abs("testdata/xl2tpd/fake-pppd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	p := &lacProcess{dir: dir, ctl: filepath.Join(dir, "l2tp-control"), log: filepath.Join(dir, "xl2tpd.log")}
-	challenge := "no"
-	if secret != "" {
-		challenge = "yes"
-	}
-	conf := fmt.Sprintf(`[global]
-port = 1701
-access control = no
-auth file = %[1]s/l2tp-secrets
-
-[lac sluice]
-lns = %[2]s
-autodial = no
-redial = no
-hostname = xl2tpd-lac
-challenge = %[3]s
-length bit = yes
-tunnel rws = 4
-require authentication = no
-ppp debug = no
-pppoptfile = %[1]s/options
-`, dir, lnsAddr, challenge)
-	files := map[string]string{
-		"xl2tpd.conf":  conf,
-		"l2tp-secrets": fmt.Sprintf("* * %s\n", secret), // them, us, secret
-		"options":      "noauth\n",
-	}
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logf, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A private mount namespace, so the bind mount over pppd is seen by this
-	// xl2tpd alone; /var/run/xl2tpd gets a private tmpfs for the same reason.
-	script := fmt.Sprintf(`set -e
-mount --bind %s /usr/sbin/pppd
-mkdir -p /var/run/xl2tpd && mount -t tmpfs tmpfs /var/run/xl2tpd
-exec %s -D -c %s/xl2tpd.conf -s %s/l2tp-secrets -p %s/xl2tpd.pid -C %s`, fake, xl2tpd, dir, dir, dir, p.ctl)
-	p.cmd = exec.Command("ip", "netns", "exec", ns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
-	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		// Only the group we started: xl2tpd and its fake pppds.
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = p.cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(3 * time.Second):
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			out, _ := os.ReadFile(p.log)
-			t.Logf("xl2tpd log:\n%s", out)
-			ev, _ := os.ReadFile(filepath.Join(dir, "pppd-events.jsonl"))
-			t.Logf("fake pppd events:\n%s", ev)
-		}
-	})
-	waitFor(t, 5*time.Second, "xl2tpd control pipe", func() bool {
-		_, err := os.Stat(p.ctl)
-		return err == nil
-	})
-	return p
-}
-
-// command writes one line to xl2tpd's control pipe ("c lac", "d lac").
-func (p *lacProcess) command(t *testing.T, line string) {
-	t.Helper()
-	f, err := os.OpenFile(p.ctl, os.O_WRONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		t.Fatalf("control pipe: %v", err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(line + "\n"); err != nil {
-		t.Fatalf("control pipe: %v", err)
-	}
-}
-
-// pppdEvent is one line of the fake pppd's event log.
-type pppdEvent struct {
-	Event string `json:"event"`
-	PID   int    `json:"pid"`
-	FCS   string `json:"fcs"`
-	Proto int    `json:"proto"`
-	Code  *int   `json:"code"`
-	Hex   string `json:"hex"`
-}
-
-func (p *lacProcess) pppdEvents(t *testing.T) []pppdEvent {
-	t.Helper()
-	f, err := os.Open(filepath.Join(p.dir, "pppd-events.jsonl"))
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var evs []pppdEvent
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var e pppdEvent
-		if json.Unmarshal(sc.Bytes(), &e) == nil {
-			evs = append(evs, e)
-		}
-	}
-	return evs
-}
-
-func (p *lacProcess) logText() string {
-	b, _ := os.ReadFile(p.log)
-	return string(b)
-}
-
 func countEvents(evs []string, prefix string) int {
 	n := 0
 	for _, e := range evs {
@@ -366,10 +222,10 @@ func TestXl2tpdLAC(t *testing.T) {
 	cfg.HelloInterval = time.Second
 	cfg.Secret = Secret(secret)
 	lns := startLNS(t, pair.nsA, lnsAddr, cfg)
-	lac := startXl2tpd(t, pair.nsB, lnsAddr.Addr(), secret)
+	lac := l2tptest.StartLAC(t, pair.nsB, l2tptest.LACOptions{LNS: lnsAddr.Addr(), Secret: secret})
 
 	// 1. Tunnel (with challenge/response both ways) and session.
-	lac.command(t, "c sluice")
+	lac.Connect(t)
 	waitFor(t, 15*time.Second, "tunnel and session up", func() bool {
 		return countEvents(lns.eventList(), "session-up") == 1
 	})
@@ -389,7 +245,7 @@ func TestXl2tpdLAC(t *testing.T) {
 		fmt.Sprintf("Connection established to %s, 1701.  Local: %d, Remote: %d", lnsAddr.Addr(), ts[0].PeerID, ts[0].LocalID),
 		fmt.Sprintf("Local: %d, Remote: %d, Serial: 1", ss[0].PeerID, ss[0].LocalID),
 	} {
-		if !strings.Contains(lac.logText(), line) {
+		if !strings.Contains(lac.Log(), line) {
 			t.Errorf("xl2tpd log lacks %q", line)
 		}
 	}
@@ -398,14 +254,14 @@ func TestXl2tpdLAC(t *testing.T) {
 	// our replies reach the fake pppd with a good FCS (computed by xl2tpd).
 	waitFor(t, 10*time.Second, "LCP echoes both ways", func() bool {
 		good := 0
-		for _, e := range lac.pppdEvents(t) {
+		for _, e := range lac.PPPDEvents() {
 			if e.Event == "frame" && e.FCS == "ok" && e.Proto == 0xc021 && e.Code != nil && *e.Code == 10 {
 				good++
 			}
 		}
 		return good >= 3
 	})
-	for _, e := range lac.pppdEvents(t) {
+	for _, e := range lac.PPPDEvents() {
 		if e.Event == "frame" && e.FCS != "ok" {
 			t.Errorf("fake pppd got a frame with a bad FCS: %s", e.Hex)
 		}
@@ -431,14 +287,14 @@ func TestXl2tpdLAC(t *testing.T) {
 		}
 	})
 	waitFor(t, 10*time.Second, "xl2tpd to end the call (pppd terminated)", func() bool {
-		for _, e := range lac.pppdEvents(t) {
+		for _, e := range lac.PPPDEvents() {
 			if e.Event == "terminated" {
 				return true
 			}
 		}
 		return false
 	})
-	if line := fmt.Sprintf("Connection closed to %s, serial 1", lnsAddr.Addr()); !strings.Contains(lac.logText(), line) {
+	if line := fmt.Sprintf("Connection closed to %s, serial 1", lnsAddr.Addr()); !strings.Contains(lac.Log(), line) {
 		t.Errorf("xl2tpd log lacks %q", line)
 	}
 
@@ -454,14 +310,14 @@ func TestXl2tpdLAC(t *testing.T) {
 		return len(ts) == 1 && ts[0].State == TunnelClosing && ts[0].Outstanding == 0
 	})
 	stopLine := fmt.Sprintf("Connection closed to %s, port 1701 (), Local: %d, Remote: %d", lnsAddr.Addr(), ts[0].PeerID, ts[0].LocalID)
-	waitFor(t, 5*time.Second, "xl2tpd to log the StopCCN", func() bool { return strings.Contains(lac.logText(), stopLine) })
+	waitFor(t, 5*time.Second, "xl2tpd to log the StopCCN", func() bool { return strings.Contains(lac.Log(), stopLine) })
 
 	// 6. Again, and now xl2tpd tears down: CDN/StopCCN from its side.
-	lac.command(t, "c sluice")
+	lac.Connect(t)
 	waitFor(t, 15*time.Second, "second tunnel and session up", func() bool {
 		return countEvents(lns.eventList(), "session-up") == 2
 	})
-	lac.command(t, "d sluice")
+	lac.Disconnect(t)
 	waitFor(t, 15*time.Second, "peer tear-down observed", func() bool {
 		ev := lns.eventList()
 		return countEvents(ev, "tunnel-down peer-stopccn") == 1
@@ -478,7 +334,7 @@ func TestXl2tpdLAC(t *testing.T) {
 	if tail := ev[len(want)]; tail != "session-down peer-cdn" && tail != "session-down tunnel-down" {
 		t.Errorf("session ended by %q", tail)
 	}
-	if !strings.Contains(lac.logText(), "Disconnecting from "+lnsAddr.Addr().String()) {
+	if !strings.Contains(lac.Log(), "Disconnecting from "+lnsAddr.Addr().String()) {
 		t.Error("xl2tpd did not log its own disconnect")
 	}
 
