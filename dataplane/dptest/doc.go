@@ -1,7 +1,9 @@
 // Package dptest holds helpers for dataplane tests that need the kernel:
 // root and capability checks, network namespaces entered from a locked OS
-// thread, a two-namespace veth lab, and raw AF_PACKET sockets to inject and
-// capture frames on a lab interface.
+// thread, a two-namespace veth lab, raw AF_PACKET sockets to inject and
+// capture frames on a lab interface (Recv for what arrives, RecvAny for the
+// wire both ways), and TUN devices (OpenTun) through which a test plays
+// the network stack for a namespace's routed traffic.
 //
 // A privileged test calls RequireRoot first, then NewVethLab, which creates
 // a server and a client namespace joined by a veth pair and removes all of

@@ -60,25 +60,37 @@ var ErrTimeout = errors.New("dptest: receive timeout")
 func (s *PacketSocket) Recv(buf []byte, timeout time.Duration) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for {
+		n, outgoing, err := s.RecvAny(buf, time.Until(deadline))
+		if err != nil || !outgoing {
+			return n, err
+		}
+	}
+}
+
+// RecvAny waits up to timeout for the next frame crossing the interface in
+// either direction and copies it into buf, returning its length and
+// whether the host itself sent it (PACKET_OUTGOING): a capture of the
+// wire, as tcpdump sees it.
+func (s *PacketSocket) RecvAny(buf []byte, timeout time.Duration) (n int, outgoing bool, err error) {
+	deadline := time.Now().Add(timeout)
+	for {
 		left := time.Until(deadline)
 		if left <= 0 {
-			return 0, ErrTimeout
+			return 0, false, ErrTimeout
 		}
 		tv := unix.NsecToTimeval(left.Nanoseconds())
 		if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			return 0, err
+			return 0, false, err
 		}
 		n, from, err := unix.Recvfrom(s.fd, buf, 0)
 		if err == unix.EAGAIN || err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		if ll, ok := from.(*unix.SockaddrLinklayer); ok && ll.Pkttype == unix.PACKET_OUTGOING {
-			continue
-		}
-		return n, nil
+		ll, ok := from.(*unix.SockaddrLinklayer)
+		return n, ok && ll.Pkttype == unix.PACKET_OUTGOING, nil
 	}
 }
 
