@@ -3,7 +3,6 @@ package control
 import (
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -17,7 +16,6 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
-	"golang.org/x/sys/unix"
 
 	"github.com/sluicenet/sluice/dataplane/dptest"
 	"github.com/sluicenet/sluice/ipsec"
@@ -36,8 +34,6 @@ import (
 //
 // It counts what it carries, by L2TP message kind, as an account of the
 // exchange that does not come from sluice.
-//
-// TODO(#7): the TUN helper belongs in dataplane/dptest beside the veth lab.
 type espShim struct {
 	t        *testing.T
 	tun      *os.File
@@ -58,35 +54,6 @@ type espShim struct {
 	badESP   int               // ESP packets from sluice that did not decrypt
 }
 
-// openTun creates TUN device name in ns (IFF_TUN|IFF_NO_PI: bare IP
-// packets) and returns it, non-blocking, on the runtime's poller.
-func openTun(ns *dptest.Netns, name string) (*os.File, error) {
-	var f *os.File
-	err := ns.Do(func() error {
-		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("open /dev/net/tun: %w", err)
-		}
-		ifr, err := unix.NewIfreq(name)
-		if err != nil {
-			unix.Close(fd)
-			return err
-		}
-		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
-		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("TUNSETIFF %s: %w", name, err)
-		}
-		if err := unix.SetNonblock(fd, true); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		f = os.NewFile(uintptr(fd), "/dev/net/tun:"+name)
-		return nil
-	})
-	return f, err
-}
-
 // startESPShim puts the shim in the LAC's namespace of lab, between
 // xl2tpd and the veth, with the client SAs out and in.
 func startESPShim(t *testing.T, lab *dptest.VethLab, out *ipsec.OutboundSA, in *ipsec.InboundSA) *espShim {
@@ -97,18 +64,14 @@ func startESPShim(t *testing.T, lab *dptest.VethLab, out *ipsec.OutboundSA, in *
 	copy(s.dstMAC[:], lab.Server.MAC)
 	name := "sltun" + dptest.RandomSuffix(6)
 	var err error
-	if s.tun, err = openTun(lab.Client.NS, name); err != nil {
+	if s.tun, err = dptest.OpenTun(lab.Client.NS, name); err != nil {
 		t.Fatal(err)
 	}
-	for _, args := range [][]string{
-		{"-n", lab.Client.NS.Name, "link", "set", name, "up"},
-		// Only xl2tpd's traffic to the LNS goes through the shim; the
-		// shim's own ESP leaves by AF_PACKET, outside routing.
-		{"-n", lab.Client.NS.Name, "route", "add", s.remote.String() + "/32", "dev", name, "src", s.local.String()},
-	} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v\n%s", args, err, out)
-		}
+	// Only xl2tpd's traffic to the LNS goes through the shim; the shim's
+	// own ESP leaves by AF_PACKET, outside routing.
+	args := []string{"-n", lab.Client.NS.Name, "route", "add", s.remote.String() + "/32", "dev", name, "src", s.local.String()}
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %v: %v\n%s", args, err, out)
 	}
 	if s.pkt, err = dptest.OpenPacketSocket(lab.Client.NS, lab.Client.If); err != nil {
 		t.Fatal(err)
@@ -258,7 +221,7 @@ func (s *espShim) counts() (ctl int, data map[[2]uint16]int, replies, bad int) {
 // from an AF_PACKET socket bound before the test goes on (so nothing is
 // missed at the start): the kernel's own account of the wire.
 type tap struct {
-	fd   int
+	sock *dptest.PacketSocket
 	stop atomic.Bool
 	mu   sync.Mutex
 	out  [][]byte // sent by the namespace's host
@@ -268,29 +231,9 @@ type tap struct {
 
 func startTap(t *testing.T, ns *dptest.Netns, iface string) *tap {
 	t.Helper()
-	tp := &tap{fd: -1, done: make(chan struct{})}
-	if err := ns.Do(func() error {
-		ifi, err := net.InterfaceByName(iface)
-		if err != nil {
-			return err
-		}
-		proto := uint16(unix.ETH_P_ALL)<<8 | uint16(unix.ETH_P_ALL)>>8
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, int(proto))
-		if err != nil {
-			return err
-		}
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: proto, Ifindex: ifi.Index}); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		tv := unix.NsecToTimeval(int64(50 * time.Millisecond))
-		if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
-			unix.Close(fd)
-			return err
-		}
-		tp.fd = fd
-		return nil
-	}); err != nil {
+	tp := &tap{done: make(chan struct{})}
+	var err error
+	if tp.sock, err = dptest.OpenPacketSocket(ns, iface); err != nil {
 		t.Fatalf("tap on %s: %v", iface, err)
 	}
 	go tp.run()
@@ -302,8 +245,8 @@ func (tp *tap) run() {
 	defer close(tp.done)
 	buf := make([]byte, 4096)
 	for {
-		n, from, err := unix.Recvfrom(tp.fd, buf, 0)
-		if err == unix.EAGAIN || err == unix.EINTR {
+		n, outgoing, err := tp.sock.RecvAny(buf, 50*time.Millisecond)
+		if errors.Is(err, dptest.ErrTimeout) {
 			if tp.stop.Load() {
 				return
 			}
@@ -320,9 +263,8 @@ func (tp *tap) run() {
 		if binary.BigEndian.Uint16(f[14+ihl:]) != 1701 && binary.BigEndian.Uint16(f[14+ihl+2:]) != 1701 {
 			continue
 		}
-		ll, _ := from.(*unix.SockaddrLinklayer)
 		tp.mu.Lock()
-		if ll != nil && ll.Pkttype == unix.PACKET_OUTGOING {
+		if outgoing {
 			tp.out = append(tp.out, append([]byte(nil), f...))
 		} else {
 			tp.in = append(tp.in, append([]byte(nil), f...))
@@ -346,7 +288,7 @@ func (tp *tap) close() {
 		return
 	}
 	<-tp.done // the reader sees stop at its next timeout
-	unix.Close(tp.fd)
+	tp.sock.Close()
 }
 
 // tsharkL2TPTypes decodes Ethernet frames with tshark and returns each
