@@ -103,21 +103,9 @@ func TestOpenTun(t *testing.T) {
 func TestPacketSocketRecvAny(t *testing.T) {
 	RequireRoot(t)
 	lab := NewVethLab(t, nil)
-	srv, err := OpenPacketSocket(lab.Server.NS, lab.Server.If)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	cli, err := OpenPacketSocket(lab.Client.NS, lab.Client.If)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	capture, err := OpenPacketSocket(lab.Client.NS, lab.Client.If)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer capture.Close()
+	srv := packetSocket(t, lab.Server)
+	cli := packetSocket(t, lab.Client)
+	capture := packetSocket(t, lab.Client)
 	frame := func(dst, src net.HardwareAddr, text string) []byte {
 		f := make([]byte, 60)
 		copy(f, dst)
@@ -177,4 +165,16 @@ func TestPacketSocketRecvAny(t *testing.T) {
 	if _, _, err := capture.RecvAny(buf, 0); !errors.Is(err, ErrTimeout) {
 		t.Errorf("RecvAny with no time left: got %v, want ErrTimeout", err)
 	}
+}
+
+// packetSocket opens a PacketSocket on e's interface, closed in t.Cleanup
+// (before the lab's teardown, which was registered first).
+func packetSocket(t *testing.T, e End) *PacketSocket {
+	t.Helper()
+	s, err := OpenPacketSocket(e.NS, e.If)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
