@@ -146,17 +146,27 @@ func (w *Worker) Wake() {
 func (w *Worker) Stop() { w.stop.Store(true) }
 
 // Run is the poll loop. It locks its goroutine to an OS thread, pins it when
-// configured, and processes bursts until Stop. Call it on its own goroutine.
+// configured, and processes bursts until Stop. Call it on its own goroutine,
+// one that ends when Run returns: a pinned thread stays locked to it, so the
+// runtime ends the thread with the goroutine.
 func (w *Worker) Run() {
 	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	pinned := false
 	if w.opts.CPU >= 0 && w.opts.Pin != nil {
 		if err := w.opts.Pin(w.opts.CPU); err != nil {
 			w.log.Warn("worker not pinned", "worker", w.id, "cpu", w.opts.CPU, "err", err)
 		} else {
+			pinned = true
 			w.log.Debug("worker pinned", "worker", w.id, "cpu", w.opts.CPU)
 		}
 	}
+	if !pinned {
+		defer runtime.UnlockOSThread()
+	}
+	// A pinned thread is never handed back: the runtime would run other
+	// goroutines on it, on the worker's CPU, next to whatever worker runs
+	// there next (a commit on it at nice 19 ran 70x slower, starved by the
+	// busy worker beside it).
 	idle := 0
 	poll := w.opts.Idle != IdleBusy
 	for !w.stop.Load() {
