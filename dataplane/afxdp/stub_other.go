@@ -91,6 +91,12 @@ func QueueCount(string) (int, error) { return 0, ErrNotSupported }
 // PinCPU fails: no sched_setaffinity on this OS.
 func PinCPU(int) error { return ErrNotSupported }
 
+// CPUs fails: no sched_getaffinity on this OS.
+func CPUs() ([]int, error) { return nil, ErrNotSupported }
+
+// ConfineThreads fails: no sched_setaffinity on this OS.
+func ConfineThreads([]int) error { return ErrNotSupported }
+
 // Name returns "".
 func (p *Port) Name() string { return "" }
 

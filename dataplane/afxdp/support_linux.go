@@ -205,3 +205,67 @@ func PinCPU(cpu int) error {
 	}
 	return nil
 }
+
+// CPUs returns the CPUs the calling thread may run on (sched_getaffinity),
+// in increasing order. Called before any thread is pinned, that is the
+// process's CPU set.
+func CPUs() ([]int, error) {
+	var set unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &set); err != nil {
+		return nil, fmt.Errorf("cpu affinity: %w", err)
+	}
+	var cpus []int
+	for c := 0; c < 1024; c++ {
+		if set.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
+}
+
+// ConfineThreads sets the CPU affinity of every thread of the process to
+// cpus (sched_setaffinity on each id under /proc/self/task). A thread the
+// runtime starts later inherits the set of the thread that starts it; one
+// started on behalf of a thread locked with runtime.LockOSThread is started
+// by the runtime's template thread, itself confined, so a worker's pinned
+// thread never passes its CPU on. Call it before starting pinned workers:
+// it would move their threads too. The runtime may start threads during the
+// walk, so it walks again until a walk finds no thread it has not set; a
+// thread that ends meanwhile is skipped.
+//
+// The runtime sizes GOMAXPROCS from the affinity of its monitor thread,
+// now confined too: set GOMAXPROCS explicitly after (dataplane.Procs).
+func ConfineThreads(cpus []int) error {
+	var set unix.CPUSet
+	for _, c := range cpus {
+		if c < 0 || c >= 1024 {
+			return fmt.Errorf("cpu %d out of range", c)
+		}
+		set.Set(c)
+	}
+	if set.Count() == 0 {
+		return errors.New("confine threads: no CPU")
+	}
+	done := map[int]bool{}
+	for {
+		ents, err := os.ReadDir("/proc/self/task")
+		if err != nil {
+			return fmt.Errorf("confine threads: %w", err)
+		}
+		fresh := 0
+		for _, e := range ents {
+			var tid int
+			if _, err := fmt.Sscan(e.Name(), &tid); err != nil || done[tid] {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("confine thread %d to cpus %v: %w", tid, cpus, err)
+			}
+			done[tid] = true
+			fresh++
+		}
+		if fresh == 0 {
+			return nil
+		}
+	}
+}

@@ -2,6 +2,7 @@ package afxdp
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -124,4 +125,44 @@ func TestPinCPU(t *testing.T) {
 		}
 	}()
 	<-done
+}
+
+func TestConfineThreads(t *testing.T) {
+	all, err := CPUs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 {
+		t.Fatal("CPUs: none")
+	}
+	t.Cleanup(func() {
+		if err := ConfineThreads(all); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := ConfineThreads(all[:1]); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		var tid int
+		if _, err := fmt.Sscan(e.Name(), &tid); err != nil {
+			continue
+		}
+		var got unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &got); err != nil {
+			continue // ended meanwhile
+		}
+		if got.Count() != 1 || !got.IsSet(all[0]) {
+			t.Errorf("thread %d: %d CPUs, cpu %d set: %v", tid, got.Count(), all[0], got.IsSet(all[0]))
+		}
+	}
+	for _, bad := range [][]int{nil, {-1}, {1024}} {
+		if err := ConfineThreads(bad); err == nil {
+			t.Errorf("ConfineThreads(%v) accepted", bad)
+		}
+	}
 }
