@@ -96,13 +96,16 @@ func startDaemon(tree *config.Tree, cfg *config.Config, savePath string, log *sl
 	if _, err := d.ctrl.Commit(tree, "sluiced", "startup configuration"); err != nil {
 		return nil, err
 	}
+	var workerCPUs []int
 	for i, p := range d.ports {
 		cpu := -1
 		if cpus := cfg.Dataplane.CPUs; len(cpus) > 0 {
 			cpu = cpus[i%len(cpus)]
+			workerCPUs = append(workerCPUs, cpu)
 		}
 		d.dp.AddWorker(dataplane.WorkerOptions{Port: p, Idle: cfg.Dataplane.Idle, CPU: cpu, Pin: afxdp.PinCPU, Logger: log})
 	}
+	reserveCPUs(log, workerCPUs)
 	if err := d.startServers(cfg, savePath); err != nil {
 		return nil, err
 	}
