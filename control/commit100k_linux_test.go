@@ -1,9 +1,11 @@
 package control
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/trace"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/sluicenet/sluice/control/config"
 	"github.com/sluicenet/sluice/dataplane"
+	"github.com/sluicenet/sluice/dataplane/afxdp"
 	"github.com/sluicenet/sluice/dataplane/mem"
 	"github.com/sluicenet/sluice/ipsec"
 )
@@ -87,6 +90,33 @@ func (g *gapMeter) schedstat(b *testing.B) (run, wait int64) {
 	return run, wait
 }
 
+// reserveLastCPU sets the process up as sluiced does for workers pinned by
+// dataplane.cpus (cmd/sluiced, reserveCPUs): the last CPU for the one
+// worker, every other thread confined to the other CPUs, GOMAXPROCS from
+// dataplane.Procs. It undoes that when b ends (the worker's pinned thread
+// ends with the worker) and returns the worker's CPU and pin function.
+func reserveLastCPU(b *testing.B) (int, func(int) error) {
+	all, err := afxdp.CPUs()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if len(all) < 2 {
+		b.Skip("one CPU: none to reserve for the worker")
+	}
+	last, rest := all[len(all)-1], all[:len(all)-1]
+	if err := afxdp.ConfineThreads(rest); err != nil {
+		b.Fatal(err)
+	}
+	prev := runtime.GOMAXPROCS(dataplane.Procs(1, len(rest)))
+	b.Cleanup(func() {
+		runtime.GOMAXPROCS(prev)
+		if err := afxdp.ConfineThreads(all); err != nil {
+			b.Error(err)
+		}
+	})
+	return last, afxdp.PinCPU
+}
+
 // processCPU returns the CPU time the whole process used so far (user and
 // system, every thread).
 func processCPU(b *testing.B) time.Duration {
@@ -115,6 +145,23 @@ func processCPU(b *testing.B) time.Duration {
 // One worker on this 2-core machine leaves a core to the commit: with as
 // many busy workers as cores, Go's scheduler would time-slice a worker
 // (10ms) to run the committing goroutine at all.
+//
+// The "reserved" runs set the process up as sluiced does when
+// dataplane.cpus pins the workers (cmd/sluiced, reserveCPUs): the worker
+// pinned to the last CPU, every other thread confined to the others,
+// GOMAXPROCS from dataplane.Procs. The others run as an unconfigured
+// daemon does: the worker unpinned, GOMAXPROCS the number of CPUs. There,
+// with 2 Ps, the collection a commit triggers runs fractional mark workers
+// on the worker's P whenever sysmon preempts the worker (every 10-20ms),
+// and the committing goroutine can be ahead of the worker in the run
+// queue: most of the "parked" share. What the reserved runs still show on
+// 2 CPUs: once per collection the GC stops the worker to scan its stack
+// and readies it on the scanning P, behind a dedicated mark worker that
+// runs until sysmon preempts it (up to 20-30ms); the one housekeeping CPU
+// is shared by the mark workers and the thread that must hand the worker
+// its P back; the kernel's kdamond preempts the worker on its own CPU (up
+// to 14ms). The trace.Log marks ("bench100k") delimit the windows in a
+// `-trace` run.
 func BenchmarkCommit100kSAs(b *testing.B) {
 	const nSA = 100_000
 	var y strings.Builder
@@ -138,16 +185,20 @@ func BenchmarkCommit100kSAs(b *testing.B) {
 		specs[i] = ipsec.SASpec{Name: fmt.Sprintf("s%d", i), SPI: uint32(0x10000 + i), Direction: ipsec.In, Source: clientAddr(i),
 			Destination: boxAddr, Proposal: ipsec.AES128GCM16, EncKey: mustKey(b, keyHex(i)), ReplayWindow: 1024}
 	}
-	for _, nice := range []int{0, 19} {
-		b.Run(fmt.Sprintf("nice=%d", nice), func(b *testing.B) {
-			b.ReportMetric(loadT.Seconds(), "parse-text-s")
-			b.SetBytes(int64(len(bigText))) // configuration committed per iteration
-			bench100k(b, nice, base, big, specs)
-		})
+	run := func(b *testing.B, reserved bool) {
+		for _, nice := range []int{0, 19} {
+			b.Run(fmt.Sprintf("nice=%d", nice), func(b *testing.B) {
+				b.ReportMetric(loadT.Seconds(), "parse-text-s")
+				b.SetBytes(int64(len(bigText))) // configuration committed per iteration
+				bench100k(b, nice, reserved, base, big, specs)
+			})
+		}
 	}
+	run(b, false)
+	b.Run("reserved", func(b *testing.B) { run(b, true) })
 }
 
-func bench100k(b *testing.B, nice int, base, big *config.Tree, specs []ipsec.SASpec) {
+func bench100k(b *testing.B, nice int, reserved bool, base, big *config.Tree, specs []ipsec.SASpec) {
 	dp := dataplane.New()
 	cli, err := ipsec.NewOutboundSA(ipsec.SASpec{Name: "cli1", SPI: 0xc001, Direction: ipsec.Out, Source: clientAddr(1),
 		Destination: boxAddr, Proposal: ipsec.AES128GCM16, EncKey: mustKey(b, keyHex(1))})
@@ -156,7 +207,11 @@ func bench100k(b *testing.B, nice int, base, big *config.Tree, specs []ipsec.SAS
 	}
 	g := newGapMeter(l2tpOverESP(b, cli, 1, 64))
 	port := mem.New(mem.Options{Name: "eth0", Source: g.source})
-	w := dp.AddWorker(dataplane.WorkerOptions{Port: port, CPU: -1, Idle: dataplane.IdleBusy})
+	wo := dataplane.WorkerOptions{Port: port, CPU: -1, Idle: dataplane.IdleBusy}
+	if reserved {
+		wo.CPU, wo.Pin = reserveLastCPU(b)
+	}
+	w := dp.AddWorker(wo)
 	c := NewController(dp, Options{Nice: nice})
 	if _, err := c.Commit(base, "bench", ""); err != nil {
 		b.Fatal(err)
@@ -181,6 +236,7 @@ func bench100k(b *testing.B, nice int, base, big *config.Tree, specs []ipsec.SAS
 		bareT += time.Since(t0)
 		runtime.GC()
 		g.window.Store(1)
+		trace.Log(context.Background(), "bench100k", "commit-window")
 		r0, w0 := g.schedstat(b)
 		cpu0 := processCPU(b)
 		t1 := time.Now()
@@ -188,6 +244,7 @@ func bench100k(b *testing.B, nice int, base, big *config.Tree, specs []ipsec.SAS
 			b.Fatal(err)
 		}
 		t2 := time.Now()
+		trace.Log(context.Background(), "bench100k", "remove-commit")
 		rMid, _ := g.schedstat(b)
 		cpuMid := processCPU(b)
 		addCPU += cpuMid - cpu0 - time.Duration(rMid-r0)
@@ -205,10 +262,12 @@ func bench100k(b *testing.B, nice int, base, big *config.Tree, specs []ipsec.SAS
 		// The same-run baseline for stalls: a window as long, with no
 		// commit, on the same shared machine.
 		g.window.Store(2)
+		trace.Log(context.Background(), "bench100k", "quiet-window")
 		time.Sleep(commitWall)
 		r2, w2 := g.schedstat(b)
 		quietWall, quietRun, quietWait = time.Since(t3), r2-r1, w2-w1
 		g.window.Store(3)
+		trace.Log(context.Background(), "bench100k", "end")
 	}
 	median, _, _ := g.stats(0, 0)
 	_, maxCommit, overCommit := g.stats(1, 4*median)
