@@ -30,11 +30,15 @@ type gapMeter struct {
 	frame  []byte
 	last   int64
 	window atomic.Int32 // 0: normal period; 1: during commits; 2: quiet window; 3: stop recording
-	gaps   [3][]int64
+	gaps   [4][]int64   // the three windows and, in 3, the bare spin's (spinGaps)
 	tid    atomic.Int64 // the worker's OS thread (it is locked to one)
 }
 
 const gapBoundary = 2000 // ns
+
+// spinWindow is gapMeter's slot for the bare spin's gaps (and the window
+// value that stops the worker's recording).
+const spinWindow = 3
 
 func newGapMeter(frame []byte) *gapMeter {
 	g := &gapMeter{frame: frame}
@@ -50,7 +54,7 @@ func (g *gapMeter) source(buf []byte) int {
 	}
 	now := time.Now().UnixNano()
 	if g.last != 0 && now-g.last > gapBoundary {
-		if w := g.window.Load(); w < 3 && len(g.gaps[w]) < cap(g.gaps[w]) {
+		if w := g.window.Load(); w < spinWindow && len(g.gaps[w]) < cap(g.gaps[w]) {
 			g.gaps[w] = append(g.gaps[w], now-g.last)
 		}
 	}
@@ -72,6 +76,38 @@ func (g *gapMeter) stats(w int, limit int64) (median, max int64, over int) {
 		}
 	}
 	return gs[len(gs)/2], gs[len(gs)-1], over
+}
+
+// spinGaps is the platform's floor for the same measurement: one thread,
+// locked and (when pin is set) pinned to the worker's CPU, that does nothing
+// but read the clock for d, with no Go scheduler work, no allocation and no
+// commit. The gaps it records (over gapBoundary) are what the OS and the
+// hypervisor take from any busy thread on that CPU: a worker can do no
+// better there. Run it while the worker is stopped, so the two never share
+// the CPU; its thread ends with it (it stays locked), pin and all.
+func spinGaps(b *testing.B, d time.Duration, cpu int, pin func(int) error, gaps []int64) []int64 {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // never unlocked: the pinned thread exits with the goroutine
+		if pin != nil {
+			if err := pin(cpu); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+		start := time.Now().UnixNano()
+		last := start
+		for last-start < int64(d) {
+			now := time.Now().UnixNano()
+			if gap := now - last; gap > gapBoundary && len(gaps) < cap(gaps) {
+				gaps = append(gaps, gap)
+			}
+			last = now
+		}
+	}()
+	<-done
+	return gaps
 }
 
 // schedstat reads how long the worker's thread ran on a CPU and how long
@@ -138,7 +174,9 @@ func processCPU(b *testing.B) time.Duration {
 // processes' load excluded; "commit-100k-cpu-s"), the worker's longest gap between bursts during the
 // commits in units of its normal burst period ("stall-bursts") and against
 // the longest gap of an equally long window without a commit
-// ("x-quiet-stall"), and where the worker's thread spent the commit
+// ("x-quiet-stall") and of the platform's floor: a bare thread spinning on
+// the worker's CPU for as long, worker stopped ("max-gap-spin-us",
+// spinGaps), and where the worker's thread spent the commit
 // window: on a CPU, runnable but waiting for one (the OS gave the CPU to
 // someone else), or parked (the Go scheduler ran something else on its P).
 //
@@ -266,12 +304,17 @@ func bench100k(b *testing.B, nice int, reserved bool, base, big *config.Tree, sp
 		time.Sleep(commitWall)
 		r2, w2 := g.schedstat(b)
 		quietWall, quietRun, quietWait = time.Since(t3), r2-r1, w2-w1
-		g.window.Store(3)
+		g.window.Store(spinWindow)
 		trace.Log(context.Background(), "bench100k", "end")
 	}
+	// The platform's floor, on the same CPU, as long as the last commit
+	// window, with the worker stopped.
+	dp.Stop()
+	g.gaps[spinWindow] = spinGaps(b, commitWall, wo.CPU, wo.Pin, g.gaps[spinWindow])
 	median, _, _ := g.stats(0, 0)
 	_, maxCommit, overCommit := g.stats(1, 4*median)
 	_, maxQuiet, overQuiet := g.stats(2, 4*median)
+	_, maxSpin, overSpin := g.stats(spinWindow, 4*median)
 	delivered, _ := c.live.Load().sessions[dataplane.SessionKey(1, 1)].Counter.Load()
 	if delivered == 0 || w.Counts()[dataplane.StatDelivered] == 0 {
 		b.Fatal("the worker delivered nothing")
@@ -288,6 +331,9 @@ func bench100k(b *testing.B, nice int, reserved bool, base, big *config.Tree, sp
 	b.ReportMetric(float64(maxCommit)/float64(maxQuiet), "x-quiet-stall")
 	b.ReportMetric(float64(overCommit), "gaps>4bursts-commit")
 	b.ReportMetric(float64(overQuiet), "gaps>4bursts-quiet")
+	b.ReportMetric(float64(maxSpin)/1e3, "max-gap-spin-us")
+	b.ReportMetric(float64(maxSpin)/float64(median), "spin-stall-bursts")
+	b.ReportMetric(float64(overSpin), "gaps>4bursts-spin")
 	pct := func(x int64, wall time.Duration) float64 { return 100 * float64(x) / float64(wall) }
 	b.ReportMetric(pct(commitRun, commitWall), "worker-oncpu-%-commit")
 	b.ReportMetric(pct(commitWait, commitWall), "worker-runqueue-%-commit")
