@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/trace"
 	"slices"
 	"strings"
@@ -153,6 +154,14 @@ func reserveLastCPU(b *testing.B) (int, func(int) error) {
 	return last, afxdp.PinCPU
 }
 
+// heapAllocated returns the bytes the process allocated on the heap so far
+// (runtime/metrics; unlike runtime.ReadMemStats it stops no goroutine).
+func heapAllocated() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 // processCPU returns the CPU time the whole process used so far (user and
 // system, every thread).
 func processCPU(b *testing.B) time.Duration {
@@ -165,7 +174,8 @@ func processCPU(b *testing.B) time.Duration {
 
 // BenchmarkCommit100kSAs commits 100,000 SAs in one transaction while a
 // worker runs traffic through an SA every configuration keeps, then commits
-// them away again, with commits at normal priority (nice=0) and at nice 19
+// them away again, as an operator's session commits (Session.Commit: the
+// new revision keeps the candidate's tree, no copy), with commits at normal priority (nice=0) and at nice 19
 // (Options.Nice). It reports the end-to-end time of each commit (validate,
 // build every SA, install, publish), the same-run baseline of building the
 // 100,000 runtime SAs alone (ipsec.NewInboundSA: the irreducible cipher
@@ -260,6 +270,7 @@ func bench100k(b *testing.B, nice int, reserved bool, base, big *config.Tree, sp
 
 	var addT, delT, bareT, commitWall, quietWall, addCPU time.Duration
 	var commitRun, commitWait, quietRun, quietWait int64
+	var addAlloc uint64
 	iters := 0
 	b.ReportAllocs()
 	for b.Loop() {
@@ -272,24 +283,27 @@ func bench100k(b *testing.B, nice int, reserved bool, base, big *config.Tree, sp
 			}
 		}
 		bareT += time.Since(t0)
+		bigT := big.Clone() // the commit keeps it, as it keeps a session's candidate
 		runtime.GC()
 		g.window.Store(1)
 		trace.Log(context.Background(), "bench100k", "commit-window")
 		r0, w0 := g.schedstat(b)
 		cpu0 := processCPU(b)
+		alloc0 := heapAllocated()
 		t1 := time.Now()
-		if _, err := c.Commit(big, "bench", "100k SAs"); err != nil {
+		if _, err := c.commitIf(-1, bigT, true, "bench", "100k SAs"); err != nil {
 			b.Fatal(err)
 		}
 		t2 := time.Now()
 		trace.Log(context.Background(), "bench100k", "remove-commit")
 		rMid, _ := g.schedstat(b)
 		cpuMid := processCPU(b)
+		addAlloc += heapAllocated() - alloc0
 		addCPU += cpuMid - cpu0 - time.Duration(rMid-r0)
 		if got := dp.Tables().SAs.Len(); got != len(specs)+1 {
 			b.Fatalf("%d SAs installed, want %d", got, len(specs)+1)
 		}
-		if _, err := c.Commit(base, "bench", "back to one SA"); err != nil {
+		if _, err := c.commitIf(-1, base.Clone(), true, "bench", "back to one SA"); err != nil {
 			b.Fatal(err)
 		}
 		t3 := time.Now()
@@ -321,6 +335,7 @@ func bench100k(b *testing.B, nice int, reserved bool, base, big *config.Tree, sp
 	}
 	b.ReportMetric(addT.Seconds()/float64(iters), "commit-100k-s")
 	b.ReportMetric(addCPU.Seconds()/float64(iters), "commit-100k-cpu-s")
+	b.ReportMetric(float64(addAlloc)/1e6/float64(iters), "commit-100k-alloc-MB")
 	b.ReportMetric(delT.Seconds()/float64(iters), "remove-100k-s")
 	b.ReportMetric(bareT.Seconds()/float64(iters), "bare-sa-build-s")
 	b.ReportMetric(float64(addT)/float64(bareT), "x-bare")

@@ -15,8 +15,9 @@ import (
 )
 
 // Operator sessions: each operator in configuration mode edits a private
-// candidate, a clone of the running revision it was made from (its base).
-// Commit hands the candidate to Controller.CommitIf with that base, so a
+// candidate: the running revision it was made from (its base), copied on
+// its first edit.
+// Commit hands the candidate over to the controller with that base, so a
 // commit over someone else's newer commit is refused (ErrConflict) instead
 // of silently undoing it. A session whose candidate has no changes follows
 // the running configuration by itself.
@@ -74,7 +75,7 @@ func (ss *Sessions) Open(who string) (*Session, error) {
 	}
 	now := ss.c.Now()
 	run := ss.c.Running()
-	s := &Session{ID: hex.EncodeToString(id[:]), Who: who, Created: now, c: ss.c, used: now, base: run, cand: run.Tree.Clone()}
+	s := &Session{ID: hex.EncodeToString(id[:]), Who: who, Created: now, c: ss.c, used: now, base: run, cand: run.Tree, shared: true}
 	ss.m[s.ID] = s
 	ss.c.log.Debug("configuration session opened", "session", s.ID, "who", who, "base", run.N)
 	return s, nil
@@ -154,6 +155,10 @@ type Session struct {
 	base  *Revision    // +checklocks:mu: the running revision cand was made from
 	cand  *config.Tree // +checklocks:mu
 	dirty bool         // +checklocks:mu: cand was edited since it was made from base (it may still equal it)
+	// shared: cand is a revision's tree, which is never modified; the
+	// first edit copies it (a 100,000-SA tree costs ~0.2s to copy, and
+	// most sessions only look, or commit once and go).
+	shared bool // +checklocks:mu
 }
 
 func (s *Session) touch() {
@@ -180,7 +185,7 @@ func (s *Session) followLocked() {
 	if s.dirty && !config.Equal(s.cand, s.base.Tree) {
 		return
 	}
-	s.base, s.cand, s.dirty = run, run.Tree.Clone(), false
+	s.base, s.cand, s.dirty, s.shared = run, run.Tree, false, true
 }
 
 // Info describes the session.
@@ -257,6 +262,9 @@ func (s *Session) edit(fn func(*config.Tree) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.followLocked()
+	if s.shared {
+		s.cand, s.shared = s.cand.Clone(), false
+	}
 	if err := fn(s.cand); err != nil {
 		return err
 	}
@@ -270,7 +278,7 @@ func (s *Session) Discard() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	run := s.c.Running()
-	s.base, s.cand, s.dirty = run, run.Tree.Clone(), false
+	s.base, s.cand, s.dirty, s.shared = run, run.Tree, false, true
 }
 
 // Compare returns what committing the candidate would change in the
@@ -290,7 +298,7 @@ func (s *Session) Compare() (lines []config.DiffLine, base int, stale bool) {
 // (or Discard). On any error the candidate is kept as it is.
 func (s *Session) Commit(comment string) (*Revision, []config.DiffLine, error) {
 	return s.commit(func(base int, t *config.Tree) (*Revision, error) {
-		return s.c.CommitIf(base, t, s.Who, comment)
+		return s.c.commitIf(base, t, true, s.Who, comment)
 	})
 }
 
@@ -298,10 +306,13 @@ func (s *Session) Commit(comment string) (*Revision, []config.DiffLine, error) {
 // Controller.Confirm is called within d.
 func (s *Session) CommitConfirm(comment string, d time.Duration) (*Revision, []config.DiffLine, error) {
 	return s.commit(func(base int, t *config.Tree) (*Revision, error) {
-		return s.c.CommitConfirm(base, t, s.Who, comment, d)
+		return s.c.commitConfirm(base, t, true, s.Who, comment, d)
 	})
 }
 
+// commit hands the candidate over to do (the controller keeps it as the
+// new revision's tree: the session never modifies it again, it shares the
+// revision's tree from then on).
 func (s *Session) commit(do func(base int, t *config.Tree) (*Revision, error)) (*Revision, []config.DiffLine, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -311,7 +322,7 @@ func (s *Session) commit(do func(base int, t *config.Tree) (*Revision, error)) (
 	if err != nil {
 		return rev, nil, err
 	}
-	s.base, s.cand, s.dirty = rev, rev.Tree.Clone(), false
+	s.base, s.cand, s.dirty, s.shared = rev, rev.Tree, false, true
 	return rev, config.Diff(prev.Tree, rev.Tree), nil
 }
 
@@ -330,7 +341,7 @@ func (s *Session) Rollback(n int) (*Revision, []config.DiffLine, error) {
 	if err != nil {
 		return rev, nil, err
 	}
-	s.base, s.cand, s.dirty = rev, rev.Tree.Clone(), false
+	s.base, s.cand, s.dirty, s.shared = rev, rev.Tree, false, true
 	return rev, config.Diff(prev.Tree, rev.Tree), nil
 }
 
@@ -377,7 +388,7 @@ func (s *Session) Rebase() ([]config.DiffLine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rebase: %w", err)
 	}
-	s.base, s.cand, s.dirty = run, t, true
+	s.base, s.cand, s.dirty, s.shared = run, t, true, false
 	return mine, nil
 }
 

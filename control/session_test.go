@@ -314,3 +314,76 @@ func TestConcurrentSessions(t *testing.T) {
 	}
 	t.Logf("%d commits, %d conflicts refused and rebased", commits, conflicts)
 }
+
+// TestSessionCandidateCopiedOnEdit checks that sessions share committed
+// trees without ever changing one: a session's candidate is the revision's
+// tree until its first edit, a commit hands the candidate over to the new
+// revision, and a rollback's revision shares the old revision's tree.
+func TestSessionCandidateCopiedOnEdit(t *testing.T) {
+	c := NewController(dataplane.New(), Options{})
+	if _, err := c.Commit(mustTree(t, labYAML(1)), "boot", ""); err != nil {
+		t.Fatal(err)
+	}
+	ss := NewSessions(c, SessionOptions{})
+	// snapshot records a revision's configuration as text, to check later
+	// that nothing changed it.
+	snapshot := func(r *Revision) string { return strings.Join(r.Tree.Commands(config.Revealed), "\n") }
+	r1 := c.Running()
+	r1Text := snapshot(r1)
+
+	alice, bob := openSession(t, ss, "alice"), openSession(t, ss, "bob")
+	if err := alice.Set(words("firewall name WAN_LOCAL rule 20 action drop")); err != nil {
+		t.Fatal(err)
+	}
+	if snapshot(r1) != r1Text {
+		t.Fatal("an edit in a session changed the running revision's tree")
+	}
+	if bob.Candidate().Exists(words("firewall name WAN_LOCAL rule 20")) {
+		t.Fatal("alice's edit shows in bob's candidate")
+	}
+	r2, _, err := alice.Commit("rule 20")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2Text := snapshot(r2)
+	if !strings.Contains(r2Text, "rule 20 action drop") {
+		t.Fatalf("revision %d lacks the committed rule:\n%s", r2.N, r2Text)
+	}
+	// The committed candidate is the revision's tree now: editing on must
+	// copy it first.
+	if err := alice.Set(words("firewall name WAN_LOCAL rule 30 action accept")); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Delete(words("firewall name WAN_LOCAL rule 20")); err != nil {
+		t.Fatal(err)
+	}
+	if snapshot(r2) != r2Text || snapshot(c.Running()) != r2Text {
+		t.Fatal("editing after a commit changed the committed revision")
+	}
+	// bob followed the running configuration (he had no changes) and
+	// edits his own copy of it.
+	if err := bob.Set(words("firewall name WAN_LOCAL rule 40 action drop")); err != nil {
+		t.Fatal(err)
+	}
+	if snapshot(r2) != r2Text || alice.Candidate().Exists(words("firewall name WAN_LOCAL rule 40")) {
+		t.Fatal("bob's edit leaked into the revision or alice's candidate")
+	}
+	bob.Discard()
+	alice.Discard()
+
+	// A rollback's revision shares revision 1's tree; editing after it
+	// leaves both unchanged.
+	r3, _, err := bob.Rollback(r1.N)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if snapshot(r3) != r1Text {
+		t.Fatal("rollback did not restore revision 1")
+	}
+	if err := bob.Set(words("firewall name WAN_LOCAL rule 50 action drop")); err != nil {
+		t.Fatal(err)
+	}
+	if snapshot(r1) != r1Text || snapshot(r3) != r1Text {
+		t.Fatal("editing after a rollback changed a kept revision")
+	}
+}
