@@ -84,7 +84,8 @@ type testLAC struct {
 	out       *ipsec.OutboundSA // nil: cleartext
 	in        *ipsec.InboundSA
 	mac       [6]byte
-	vlan      uint16 // 802.1Q tag control information; 0: untagged
+	vlan      uint16 // the tag's control information; 0: untagged
+	vlanType  uint16 // the tag's EtherType: 0x8100 (the default) or 0x88a8
 	tid       uint16 // its tunnel id
 	serverTID uint16 // learnt from SCCRP
 	ns, nr    uint16
@@ -161,10 +162,19 @@ func (c *testLAC) frame(l2 []byte) []byte {
 	return append(c.eth(), pkt...)
 }
 
+// tagType is the EtherType of the LAC's VLAN tag.
+func (c *testLAC) tagType() uint16 {
+	if c.vlanType == 0 {
+		return 0x8100
+	}
+	return c.vlanType
+}
+
 func (c *testLAC) eth() []byte {
 	b := append(append([]byte(nil), boxMAC[:]...), c.mac[:]...)
 	if c.vlan != 0 {
-		b = append(b, 0x81, 0x00, byte(c.vlan>>8), byte(c.vlan))
+		b = binary.BigEndian.AppendUint16(b, c.tagType())
+		b = append(b, byte(c.vlan>>8), byte(c.vlan))
 	}
 	return append(b, 0x08, 0x00)
 }
@@ -202,9 +212,12 @@ func (c *testLAC) decode(frame []byte) (reply, bool) {
 		return r, false
 	}
 	l3 := 14
-	if binary.BigEndian.Uint16(frame[12:]) == 0x8100 {
+	if et := binary.BigEndian.Uint16(frame[12:]); et == 0x8100 || et == 0x88a8 {
 		if tci := binary.BigEndian.Uint16(frame[14:]); tci != c.vlan {
 			c.tb.Errorf("reply tagged %#04x, want %#04x", tci, c.vlan)
+		}
+		if et != c.tagType() {
+			c.tb.Errorf("reply tag EtherType %#04x, want %#04x (the peer's)", et, c.tagType())
 		}
 		l3 = 18
 	} else if c.vlan != 0 {

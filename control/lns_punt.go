@@ -25,6 +25,7 @@ type route struct {
 	local, remote netip.Addr // the punted (inner) packet's destination and source
 	ourMAC, macTo [6]byte
 	vlan          uint16
+	vlanType      uint16 // the tag's EtherType as the peer sent it (802.1Q or 802.1ad)
 	tagged        bool
 	natLocal      uint16 // outer UDP destination port of ESP-in-UDP (RFC 3948); 0 otherwise
 	natRemote     uint16 // outer UDP source port: the peer's NAT mapping
@@ -153,7 +154,7 @@ func (l *LNS) learnLocked(peer l2tp.Peer, p *dataplane.Punt, u *udpView, now tim
 	r.worker = p.Worker
 	r.local, r.remote = u.dst, u.src
 	r.ourMAC, r.macTo = p.DstMAC, p.SrcMAC
-	r.vlan, r.tagged = p.VLAN, p.Tagged
+	r.vlan, r.vlanType, r.tagged = p.VLAN, p.VLANType, p.Tagged
 	r.natLocal, r.natRemote = 0, 0
 	if p.SA != nil {
 		// ESP in UDP: the punt carries the outer ports (0 for plain ESP).

@@ -192,7 +192,13 @@ func (l *LNS) buildLocked(buf []byte, r *route, dport uint16, b *binding, payloa
 		et = 0x86dd
 	}
 	if r.tagged {
-		binary.BigEndian.PutUint16(f[12:], 0x8100)
+		// The peer's tag, EtherType included: an 802.1ad (0x88a8) service
+		// tag is answered with one, not with an 802.1Q tag.
+		tpid := r.vlanType
+		if tpid == 0 {
+			tpid = 0x8100 // a punt from before the tag's type was carried
+		}
+		binary.BigEndian.PutUint16(f[12:], tpid)
 		binary.BigEndian.PutUint16(f[14:], r.vlan)
 	}
 	binary.BigEndian.PutUint16(f[eth-2:], et)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/netip"
 	"slices"
@@ -424,16 +425,21 @@ func TestLNSReplyNoAlloc(t *testing.T) {
 	}
 }
 
-// TestLNSVLANReply: a peer behind an 802.1Q tag is answered on the same
-// VLAN (the tag control information, priority bits included, as the punt
-// saw it).
+// TestLNSVLANReply: a peer behind an 802.1Q or an 802.1ad tag is answered
+// on the same VLAN with the same kind of tag (the tag control information,
+// priority bits included, and EtherType as the punt saw them; the test
+// LAC's decode checks both).
 func TestLNSVLANReply(t *testing.T) {
-	r := newLNSRig(t, lnsLab{clients: []int{1}}, LNSOptions{})
-	c := newTestLAC(t, 1, false, 0)
-	c.vlan = 0x2000 | 42 // priority 1, VLAN 42
-	got := c.take(r.exchange(c.send(sccrqMsg(c.tid, "tagged"))))
-	if len(got) != 1 || got[0].msg.Type != l2tp.MsgSCCRP {
-		t.Fatalf("got %v, want [SCCRP] on VLAN 42", typesOfReplies(got))
+	for _, tpid := range []uint16{0x8100, 0x88a8} {
+		t.Run(fmt.Sprintf("%#04x", tpid), func(t *testing.T) {
+			r := newLNSRig(t, lnsLab{clients: []int{1}}, LNSOptions{})
+			c := newTestLAC(t, 1, false, 0)
+			c.vlan, c.vlanType = 0x2000|42, tpid // priority 1, VLAN 42
+			got := c.take(r.exchange(c.send(sccrqMsg(c.tid, "tagged"))))
+			if len(got) != 1 || got[0].msg.Type != l2tp.MsgSCCRP {
+				t.Fatalf("got %v, want [SCCRP] on VLAN 42", typesOfReplies(got))
+			}
+		})
 	}
 }
 

@@ -231,9 +231,9 @@ func (w *Worker) punt(kind PuntKind, f *Frame, l3 int, ip []byte, sa *ipsec.Inbo
 	copy(p.DstMAC[:], eth[0:6])
 	copy(p.SrcMAC[:], eth[6:12])
 	p.Tagged = l3 > ethHdrLen
-	p.VLAN = 0
+	p.VLAN, p.VLANType = 0, 0
 	if p.Tagged {
-		p.VLAN = be16(eth[14:])
+		p.VLAN, p.VLANType = be16(eth[14:]), be16(eth[12:])
 	}
 	p.Len = copy(p.Buf[:], ip)
 	w.punts.Commit()

@@ -43,7 +43,8 @@ type Punt struct {
 	OuterDst netip.AddrPort
 	SrcMAC   [6]byte
 	DstMAC   [6]byte
-	VLAN     uint16 // 802.1Q tag control information, 0 when untagged
+	VLAN     uint16 // the tag's control information, 0 when untagged
+	VLANType uint16 // the tag's EtherType (TPID): 0x8100 (802.1Q) or 0x88a8 (802.1ad); 0 when untagged
 	Tagged   bool
 	Len      int
 	Buf      [MaxPacket]byte
