@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/sluicenet/sluice/dataplane/dptest"
 	"github.com/sluicenet/sluice/ipsec"
+	"github.com/sluicenet/sluice/l2tp/l2tptest"
 )
 
 // espShim is the test-only IPsec of the LAC's namespace: this kernel has
@@ -295,12 +295,6 @@ func (tp *tap) close() {
 // one's L2TP message type (Wireshark's l2tp.avp.message_type).
 func tsharkL2TPTypes(t *testing.T, frames [][]byte) []string {
 	t.Helper()
-	if _, err := exec.LookPath("tshark"); err != nil {
-		if dptest.InCI() {
-			t.Fatal("tshark missing")
-		}
-		t.Skip("tshark missing")
-	}
 	f, err := os.CreateTemp(t.TempDir(), "*.pcap")
 	if err != nil {
 		t.Fatal(err)
@@ -315,9 +309,9 @@ func tsharkL2TPTypes(t *testing.T, frames [][]byte) []string {
 		}
 	}
 	f.Close()
-	out, err := exec.Command("tshark", "-n", "-r", f.Name(), "-T", "fields", "-e", "l2tp.avp.message_type").Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
+	var types []string
+	for _, row := range l2tptest.TsharkFields(t, f.Name(), []string{"l2tp.avp.message_type"}) {
+		types = append(types, row["l2tp.avp.message_type"])
 	}
-	return strings.Fields(string(out))
+	return types
 }

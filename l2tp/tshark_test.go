@@ -2,9 +2,7 @@ package l2tp
 
 import (
 	"net/netip"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/sluicenet/sluice/l2tp/l2tptest"
@@ -14,31 +12,14 @@ import (
 // packet, the requested fields (all occurrences joined by ',').
 func tsharkFields(t *testing.T, payloads [][]byte, fields ...string) []map[string]string {
 	t.Helper()
-	tshark := l2tptest.RequireTool(t, "tshark")
 	path := filepath.Join(t.TempDir(), "l2tp.pcap")
 	writePcap(t, path, netip.MustParseAddrPort("192.0.2.1:1701"), netip.MustParseAddrPort("192.0.2.2:1701"), payloads)
-	args := []string{"-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=\t"}
 	fields = append(fields, "_ws.malformed", "_ws.expert.message")
-	for _, f := range fields {
-		args = append(args, "-e", f)
-	}
-	out, err := exec.Command(tshark, args...).Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
-	var rows []map[string]string
-	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		cols := strings.Split(line, "\t")
-		row := map[string]string{}
-		for i, f := range fields {
-			if i < len(cols) {
-				row[f] = cols[i]
-			}
-		}
+	rows := l2tptest.TsharkFields(t, path, fields)
+	for i, row := range rows {
 		if row["_ws.malformed"] != "" || row["_ws.expert.message"] != "" {
-			t.Errorf("tshark flags packet %d: %q %q", len(rows)+1, row["_ws.malformed"], row["_ws.expert.message"])
+			t.Errorf("tshark flags packet %d: %q %q", i+1, row["_ws.malformed"], row["_ws.expert.message"])
 		}
-		rows = append(rows, row)
 	}
 	if len(rows) != len(payloads) {
 		t.Fatalf("tshark decoded %d packets, want %d", len(rows), len(payloads))

@@ -3,7 +3,6 @@ package gen
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/google/gopacket/pcapgo"
 
 	"github.com/sluicenet/sluice/ipsec"
+	"github.com/sluicenet/sluice/l2tp/l2tptest"
 )
 
 // The tshark oracle: Wireshark's dissectors read a capture of generated
@@ -65,8 +65,7 @@ func writePcap(t *testing.T, path string, frames [][]byte) {
 func tsharkRead(t *testing.T, g *Generator, path string) []map[string]string {
 	t.Helper()
 	sc := g.Scenario()
-	args := []string{"-r", path, "-T", "fields", "-E", "occurrence=a", "-E", "aggregator=,", "-E", "separator=\t",
-		"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
+	args := []string{"-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE",
 		"-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE"}
 	fam := "IPv4"
 	if sc.IPv6 {
@@ -82,27 +81,7 @@ func tsharkRead(t *testing.T, g *Generator, path string) []map[string]string {
 		args = append(args, "-o", fmt.Sprintf(`uat:esp_sa:"%s","%s","%s","%#08x","%s","0x%x","%s","%s"`,
 			fam, sc.Client, sc.Server, sp.SPI, algo[0], []byte(sp.EncKey), algo[1], auth))
 	}
-	for _, f := range tsharkFields {
-		args = append(args, "-e", f)
-	}
-	cmd := exec.Command("tshark", args...)
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir()) // no personal preferences
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("tshark: %v", err)
-	}
-	var rows []map[string]string
-	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		cols := strings.Split(line, "\t")
-		row := map[string]string{}
-		for i, f := range tsharkFields {
-			if i < len(cols) {
-				row[f] = cols[i]
-			}
-		}
-		rows = append(rows, row)
-	}
-	return rows
+	return l2tptest.TsharkFields(t, path, tsharkFields, args...)
 }
 
 // checkTshark compares one row with the frame the generator wrote.

@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/sluicenet/sluice/l2tp/l2tptest"
 )
 
 const corpus = "testdata/replay"
@@ -84,24 +86,15 @@ func TestReplayDeterministic(t *testing.T) {
 // TestReplayOutputDissectsInTshark has tshark, an independent dissector,
 // read the delivered inner packets: every one must be IPv4/UDP/L2TP.
 func TestReplayOutputDissectsInTshark(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		requireTool(t, "tshark")
-		return
-	}
+	l2tptest.RequireTool(t, "tshark")
 	dir := runReplay(t, filepath.Join(corpus, "config.yaml"))
-	out, err := exec.Command(tshark, "-r", filepath.Join(dir, "deliver.pcap"), "-T", "fields", "-e", "frame.protocols", "-e", "l2tp.tunnel", "-e", "l2tp.session").Output()
-	if err != nil {
-		t.Fatalf("tshark: %v\n%s", err, out)
+	rows := l2tptest.TsharkFields(t, filepath.Join(dir, "deliver.pcap"), []string{"frame.protocols", "l2tp.tunnel", "l2tp.session"})
+	if len(rows) != 22 {
+		t.Fatalf("tshark read %d packets, want 22: %v", len(rows), rows)
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 22 {
-		t.Fatalf("tshark read %d packets, want 22:\n%s", len(lines), out)
-	}
-	for _, l := range lines {
-		f := strings.Split(l, "\t")
-		if !strings.HasPrefix(f[0], "raw:ip:udp:l2tp") || len(f) < 3 {
-			t.Errorf("tshark dissected %q, want raw:ip:udp:l2tp...", l)
+	for _, r := range rows {
+		if !strings.HasPrefix(r["frame.protocols"], "raw:ip:udp:l2tp") || r["l2tp.tunnel"] == "" || r["l2tp.session"] == "" {
+			t.Errorf("tshark dissected %v, want raw:ip:udp:l2tp... with a tunnel and a session", r)
 		}
 	}
 }
