@@ -21,6 +21,8 @@ var (
 	ErrBadScope = errors.New("unknown counters scope")
 	// ErrUnknownName: a clear of a named object that does not exist.
 	ErrUnknownName = errors.New("no such object")
+	// ErrClearAllNamed: a clear of every counter narrowed to a name.
+	ErrClearAllNamed = errors.New("clear all counters takes no name")
 )
 
 // Clear zeroes what the Shown view reports for scope (types.ClearAll,
@@ -58,7 +60,7 @@ func (c *Controller) Clear(scope, name string) error {
 	found := name == ""
 	all := scope == types.ClearAll
 	if all && name != "" {
-		return fmt.Errorf("clear all counters takes no name")
+		return fmt.Errorf("%w (got %q)", ErrClearAllNamed, name)
 	}
 	if all || scope == types.ClearWorkers || scope == types.ClearInterfaces {
 		for _, w := range ws {

@@ -48,7 +48,7 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, control.ErrTooManySessions):
 		return http.StatusTooManyRequests
-	case errors.As(err, &br), errors.Is(err, control.ErrBadScope), errors.Is(err, config.ErrUnknownNode),
+	case errors.As(err, &br), errors.Is(err, control.ErrBadScope), errors.Is(err, control.ErrClearAllNamed), errors.Is(err, config.ErrUnknownNode),
 		errors.Is(err, config.ErrSyntax), len(config.PathErrors(err)) > 0:
 		return http.StatusBadRequest
 	}

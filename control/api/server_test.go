@@ -242,6 +242,7 @@ func TestAPIOperationalViews(t *testing.T) {
 	}
 	wantStatus(t, l.cli.Clear(ctx, "bogus", ""), http.StatusBadRequest)
 	wantStatus(t, l.cli.Clear(ctx, types.ClearSA, "nope"), http.StatusNotFound)
+	wantStatus(t, l.cli.Clear(ctx, types.ClearAll, "in-c1"), http.StatusBadRequest) // found by FuzzRequest: was a 500
 
 	if code, body := l.raw(t, "GET", "/v1/nothing", ""); code != http.StatusNotFound || !bytes.Contains(body, []byte(`"error"`)) {
 		t.Fatalf("unknown endpoint: %d %s", code, body)
