@@ -51,4 +51,15 @@ func reserveCPUs(log *slog.Logger, workerCPUs []int) {
 		runtime.GOMAXPROCS(procs)
 	}
 	log.Info("worker CPUs reserved", "worker_cpus", workerCPUs, "control_cpus", rest, "gomaxprocs", procs)
+	if len(rest) < minHousekeepingCPUs {
+		log.Warn("one CPU left for the control plane and the Go runtime: while it is busy (a big commit, a garbage collection) workers wait milliseconds for the runtime to give them back their processor; leave at least two (README: Workers during a big commit)",
+			"control_cpus", rest)
+	}
 }
+
+// minHousekeepingCPUs is how many CPUs the control plane and the Go runtime
+// should keep when workers are pinned: with one, a 100,000-SA commit paused
+// a pinned worker for 5-25ms (BenchmarkCommit100kSAs, control/), because
+// the thread that hands a preempted worker its processor back waits for
+// that one busy CPU.
+const minHousekeepingCPUs = 2

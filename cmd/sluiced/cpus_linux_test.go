@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -29,7 +30,11 @@ func TestReserveCPUs(t *testing.T) {
 		}
 	})
 	worker, rest := all[len(all)-1], all[:len(all)-1]
-	reserveCPUs(slog.New(slog.DiscardHandler), []int{worker})
+	var logged strings.Builder
+	reserveCPUs(slog.New(slog.NewTextHandler(&logged, nil)), []int{worker})
+	if warned := strings.Contains(logged.String(), "level=WARN"); warned != (len(rest) < minHousekeepingCPUs) {
+		t.Errorf("%d CPUs left to the control plane, warned %v:\n%s", len(rest), warned, logged.String())
+	}
 	if got, want := runtime.GOMAXPROCS(0), dataplane.Procs(1, len(rest)); got != want {
 		t.Errorf("GOMAXPROCS %d, want %d", got, want)
 	}
