@@ -196,7 +196,7 @@ func (l *LNS) buildLocked(buf []byte, r *route, dport uint16, b *binding, payloa
 		// tag is answered with one, not with an 802.1Q tag.
 		tpid := r.vlanType
 		if tpid == 0 {
-			tpid = 0x8100 // a punt from before the tag's type was carried
+			tpid = 0x8100 // a punt built without it (tests and fuzzing build punts by hand)
 		}
 		binary.BigEndian.PutUint16(f[12:], tpid)
 		binary.BigEndian.PutUint16(f[14:], r.vlan)

@@ -185,7 +185,15 @@ func (s *Session) followLocked() {
 	if s.dirty && !config.Equal(s.cand, s.base.Tree) {
 		return
 	}
-	s.base, s.cand, s.dirty, s.shared = run, run.Tree, false, true
+	s.resetLocked(run)
+}
+
+// resetLocked makes r the session's base and its tree the candidate, shared
+// until the first edit copies it.
+//
+// +checklocks:mu
+func (s *Session) resetLocked(r *Revision) {
+	s.base, s.cand, s.dirty, s.shared = r, r.Tree, false, true
 }
 
 // Info describes the session.
@@ -278,7 +286,7 @@ func (s *Session) Discard() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	run := s.c.Running()
-	s.base, s.cand, s.dirty, s.shared = run, run.Tree, false, true
+	s.resetLocked(run)
 }
 
 // Compare returns what committing the candidate would change in the
@@ -322,7 +330,7 @@ func (s *Session) commit(do func(base int, t *config.Tree) (*Revision, error)) (
 	if err != nil {
 		return rev, nil, err
 	}
-	s.base, s.cand, s.dirty, s.shared = rev, rev.Tree, false, true
+	s.resetLocked(rev)
 	return rev, config.Diff(prev.Tree, rev.Tree), nil
 }
 
@@ -341,7 +349,7 @@ func (s *Session) Rollback(n int) (*Revision, []config.DiffLine, error) {
 	if err != nil {
 		return rev, nil, err
 	}
-	s.base, s.cand, s.dirty, s.shared = rev, rev.Tree, false, true
+	s.resetLocked(rev)
 	return rev, config.Diff(prev.Tree, rev.Tree), nil
 }
 

@@ -23,12 +23,14 @@ coordinator_race() {
 		! grep -q -e 'Failing input written' -e 'panic:' -e '_test\.go:[0-9]*:' "$log"
 }
 
+# run fuzzes target $f of package $dir for $ft, its output in $log.
+run() { go test -run '^$' -fuzz "^$f\$" -fuzztime "$ft" "./$dir" >"$log" 2>&1; }
+
 while read -r dir; do
 	for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go | sed 's/func //' | sort -u); do
 		ft=$t
 		[ "$f" = FuzzPipeline ] && ft=20s
 		echo "== fuzz $dir $f ($ft)"
-		run() { go test -run '^$' -fuzz "^$f\$" -fuzztime "$ft" "./$dir" >"$log" 2>&1; }
 		if run; then
 			continue
 		fi
